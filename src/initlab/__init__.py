@@ -1,0 +1,43 @@
+"""initlab: show, measure and fix how a neural network's starting weights decide whether it learns.
+
+The public API, re-exported from the modules that define it.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import activations, datasets, engine, initializers, losses
+from .activations import get_activation, list_activations
+from .datasets import list_datasets, load_dataset
+from .initializers import (
+    calculate_gain,
+    get_initializer,
+    list_initializers,
+    register_initializer,
+)
+from .models import DivergedWarning, LogisticRegression, MLPClassifier, Perceptron
+
+try:
+    __version__ = version("initlab")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "DivergedWarning",
+    "LogisticRegression",
+    "MLPClassifier",
+    "Perceptron",
+    "__version__",
+    "activations",
+    "calculate_gain",
+    "datasets",
+    "engine",
+    "get_activation",
+    "get_initializer",
+    "initializers",
+    "list_activations",
+    "list_datasets",
+    "list_initializers",
+    "load_dataset",
+    "losses",
+    "register_initializer",
+]

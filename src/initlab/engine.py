@@ -1,0 +1,587 @@
+"""The stacked engine: forward, hand-written backward and update for K networks at once.
+
+Every parameter array carries a leading axis K: ``W[l]`` has shape (K, out, in) and ``b[l]``
+(K, out). One model is K = 1 through the same code; a sweep trains many networks of one
+architecture side by side. Inside the engine activations are feature-major, ``a[l]`` of shape
+(K, units, m) (or (units, m) for the data shared by the stack), the layout of the course notation
+
+    z[l] = W[l] a[l-1] + b[l],    a[l] = phi(z[l]),
+
+so that each layer is one batched matrix product, the bias gradients are sums over contiguous
+memory, and a run of the Coursera Deep Learning Specialization's NumPy code is reproduced
+operation for operation. Backpropagation reads like its derivation:
+
+    delta[L] = dLoss/dz[L]                       (losses.loss_and_grad: (p - y) / m)
+    dW[l]    = delta[l] a[l-1]^T,   db[l] = sum over samples of delta[l]
+    delta[l-1] = (W[l]^T delta[l]) * phi'(z[l-1])
+
+Non-finite values are detected per network: a network whose loss or gradient is not finite is
+marked diverged at that iteration, keeps its last finite parameters, and the others go on.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import initializers as _inits
+from ._random import check_random_state
+from ._spec import parse_spec
+from .activations import Activation, get_activation
+from .losses import check_loss, loss_and_grad
+
+__all__ = [
+    "SOLVERS",
+    "Params",
+    "TrainResult",
+    "backward",
+    "forward",
+    "init_params",
+    "lsuv",
+    "predict_output",
+    "resolve_initializer",
+    "train",
+]
+
+SOLVERS = ("gd", "sgd", "adam")
+
+
+@dataclass
+class Params:
+    """Weights (K, out, in) and biases (K, out) of K networks with the same layer sizes."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+
+    @property
+    def K(self) -> int:
+        return self.weights[0].shape[0]
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return (self.weights[0].shape[2], *(W.shape[1] for W in self.weights))
+
+    def copy(self) -> Params:
+        return Params([W.copy() for W in self.weights], [b.copy() for b in self.biases])
+
+    def select(self, k: int | np.ndarray | slice) -> Params:
+        """The networks ``k`` of the stack (an int keeps the axis: K = 1)."""
+        key = [k] if isinstance(k, int | np.integer) else k
+        return Params([W[key].copy() for W in self.weights], [b[key].copy() for b in self.biases])
+
+    @classmethod
+    def from_layers(cls, coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray]) -> Params:
+        """One network (K = 1) from per-layer (out, in) weights and (out,) biases."""
+        return cls([np.asarray(W)[None] for W in coefs], [np.asarray(b)[None] for b in intercepts])
+
+    def __repr__(self) -> str:
+        return f"Params(K={self.K}, layer_sizes={self.layer_sizes}, dtype={self.weights[0].dtype})"
+
+
+# --- initialization -------------------------------------------------------------------------
+
+
+def resolve_initializer(init: Any, activation: str | Activation = "relu") -> _inits.Initializer:
+    """The initializer for a spec, with ``"auto"`` and the ``activation`` parameter filled in.
+
+    ``"auto"`` picks the scheme suited to the activation (:func:`initializers.auto_initializer`).
+    A registered factory with an ``activation`` parameter (``sklearn_mlp``) that the spec leaves
+    unset gets the network's hidden activation.
+    """
+    act = get_activation(activation)
+    if isinstance(init, str):
+        spec = _inits.auto_initializer(act.spec) if init == "auto" else init
+        name, kwargs = parse_spec(spec, what="init")
+        entry = _inits.INITIALIZERS.entry(name)
+        if "activation" in inspect.signature(entry.factory).parameters and "activation" not in (
+            kwargs
+        ):
+            return entry.factory(**kwargs, activation=act.name)
+        return _inits.get_initializer(spec)
+    return _inits.get_initializer(init)
+
+
+def _per_layer(value: Any, n_layers: int, name: str) -> list[Any]:
+    if isinstance(value, list | tuple):
+        if len(value) != n_layers:
+            raise ValueError(
+                f"The {name!r} parameter must be one spec or a list of {n_layers} specs (one per "
+                f"layer). Got a list of {len(value)} instead."
+            )
+        return list(value)
+    return [value] * n_layers
+
+
+def init_params(
+    layer_sizes: Sequence[int],
+    init: Any = "auto",
+    bias_init: Any = "auto",
+    *,
+    activation: str | Activation = "relu",
+    random_state: Any = None,
+    K: int = 1,
+    dtype: Any = np.float64,
+) -> Params:
+    """Draw the starting parameters of K networks.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, inputs first: ``(2, 10, 5, 1)``.
+    init : spec, Initializer, or a list of them (one per layer)
+        Weight scheme; ``"auto"`` picks one for the activation.
+    bias_init : spec, Initializer, ``"auto"`` or a list of them
+        ``"auto"``: the weight scheme's own bias rule (uniform for ``torch_linear`` and
+        ``sklearn_mlp``, zeros otherwise).
+    activation : str or Activation
+        Hidden activation (for ``"auto"`` and for schemes that depend on it).
+    random_state : None, int, Generator, RandomState, or a sequence of K of them
+        One generator: the K networks are drawn one after another from it. A sequence: network
+        k is drawn from its own generator, so it does not depend on the others in the stack.
+    K : int
+        Number of networks (ignored when ``random_state`` is a sequence).
+    dtype : float64 or float32
+
+    Notes
+    -----
+    For each network, layer by layer, first layer first: the weights are one draw of their
+    whole (out, in) shape, then the biases, drawn only by a non-zero bias rule. A scheme that
+    draws nothing (zeros, constants, identity, zero_hadamard) consumes no randomness.
+    """
+    sizes = [int(s) for s in layer_sizes]
+    n_layers = len(sizes) - 1
+    inits = [resolve_initializer(s, activation) for s in _per_layer(init, n_layers, "init")]
+    bias_specs = _per_layer(bias_init, n_layers, "bias_init")
+    if isinstance(random_state, list | tuple):
+        rngs = [check_random_state(r) for r in random_state]
+    else:
+        rng = check_random_state(random_state)
+        rngs = [rng] * int(K)
+    dtype = np.dtype(dtype)
+    weights = [np.empty((len(rngs), o, i), dtype) for i, o in zip(sizes[:-1], sizes[1:])]
+    biases = [np.zeros((len(rngs), o), dtype) for o in sizes[1:]]
+    for k, rng in enumerate(rngs):
+        for l, (w_init, b_spec) in enumerate(zip(inits, bias_specs)):
+            shape = (sizes[l + 1], sizes[l])
+            weights[l][k] = w_init(rng, shape, dtype)
+            if isinstance(b_spec, str) and b_spec == "auto":
+                if w_init.draws_bias:
+                    biases[l][k] = w_init.bias(rng, shape, dtype)
+            else:
+                biases[l][k] = resolve_initializer(b_spec, activation).bias(rng, shape, dtype)
+    return Params(weights, biases)
+
+
+# --- forward and backward -------------------------------------------------------------------
+
+
+def forward(
+    params: Params, A0: np.ndarray, activation: Activation
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pre-activations z[1..L] and activations a[0..L-1] (a[0] is the input).
+
+    ``A0`` is feature-major: (n_features, m) shared by the stack, or (K, n_features, m).
+    The last z is the logits; the output activation is the loss's business.
+    """
+    zs: list[np.ndarray] = []
+    acts = [A0]
+    A = A0
+    last = len(params.weights) - 1
+    for l, (W, b) in enumerate(zip(params.weights, params.biases)):
+        z = np.matmul(W, A)
+        z += b[:, :, None]
+        zs.append(z)
+        if l < last:
+            A = activation.f(z)
+            acts.append(A)
+    return zs, acts
+
+
+def backward(
+    params: Params,
+    zs: list[np.ndarray],
+    acts: list[np.ndarray],
+    dz: np.ndarray,
+    activation: Activation,
+    out: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Gradients of the loss for every W and b, from dL/dz of the last layer.
+
+    ``out``, if given, holds arrays shaped like the weights and biases to write into.
+    """
+    L = len(params.weights)
+    dWs, dbs = out if out is not None else ([None] * L, [None] * L)
+    delta = dz
+    for l in range(L - 1, -1, -1):
+        A = acts[l]
+        dWs[l] = np.matmul(delta, A.T if A.ndim == 2 else A.transpose(0, 2, 1), out=dWs[l])
+        dbs[l] = delta.sum(axis=-1, out=dbs[l])
+        if l > 0:
+            W = params.weights[l]
+            delta = np.matmul(W.transpose(0, 2, 1), delta) * activation.df(zs[l - 1], acts[l])
+    return dWs, dbs
+
+
+def predict_output(
+    params: Params, X: np.ndarray, activation: str | Activation, output: str
+) -> np.ndarray:
+    """The network output (K, c, m) for sample-major X of shape (m, n_features)."""
+    from .losses import output_activation
+
+    zs, _ = forward(params, np.ascontiguousarray(X.T), get_activation(activation))
+    with np.errstate(over="ignore"):
+        return output_activation(zs[-1], output)
+
+
+# --- LSUV -------------------------------------------------------------------------------------
+
+
+def lsuv(
+    params: Params,
+    A0: np.ndarray,
+    activation: str | Activation,
+    *,
+    tol: float = 0.1,
+    max_iter: int = 10,
+) -> dict[str, Any]:
+    """Layer-sequential unit-variance rescaling (Mishkin and Matas, 2016), in place.
+
+    Layer by layer, first layer first: compute the layer's pre-activations z on the batch
+    ``A0`` (feature-major) and divide its weights by sqrt(Var z) until |Var z - 1| < tol or
+    ``max_iter`` rescalings; each network of the stack is scaled on its own. A layer whose
+    output has zero variance (for example every input to it is zero) cannot be rescaled and is
+    left as it is.
+
+    Returns
+    -------
+    dict
+        ``iterations`` per layer and the final ``variance`` per layer, shape (K,).
+    """
+    act = get_activation(activation)
+    iterations, variances = [], []
+    A = A0
+    for l, (W, b) in enumerate(zip(params.weights, params.biases)):
+        for it in range(max_iter + 1):
+            z = np.matmul(W, A) + b[:, :, None]
+            var = z.reshape(z.shape[0], -1).var(axis=1)
+            scalable = var > 0
+            done = ~scalable | (np.abs(var - 1.0) < tol)
+            if done.all() or it == max_iter:
+                break
+            W[~done] /= np.sqrt(var[~done])[:, None, None].astype(W.dtype)
+        iterations.append(it)
+        variances.append(var)
+        if l < len(params.weights) - 1:
+            A = act.f(z)
+    return {"iterations": iterations, "variance": variances}
+
+
+# --- optimizers -------------------------------------------------------------------------------
+
+
+class _GD:
+    """theta <- theta - lr * g."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, **_: Any):
+        self.lr = lr
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        for p, g in zip(params, grads):
+            p -= self.lr * g
+
+
+class _Momentum:
+    """v <- mu v - lr g; theta <- theta + v (Nesterov: theta <- theta + mu v - lr g)."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, momentum: float, nesterov: bool, **_):
+        self.lr, self.mu, self.nesterov = lr, momentum, nesterov
+        self.v = [np.zeros_like(p) for p in params]
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        for p, g, v in zip(params, grads, self.v):
+            v *= self.mu
+            v -= self.lr * g
+            p += self.mu * v - self.lr * g if self.nesterov else v
+
+
+class _Adam:
+    """Kingma and Ba (2015) with bias correction, as in the course:
+    v <- b1 v + (1 - b1) g; s <- b2 s + (1 - b2) g^2;
+    theta <- theta - lr (v / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)."""
+
+    def __init__(
+        self, params: list[np.ndarray], lr: float, beta_1: float, beta_2: float, epsilon: float, **_
+    ):
+        self.lr, self.b1, self.b2, self.eps, self.t = lr, beta_1, beta_2, epsilon, 0
+        self.v = [np.zeros_like(p) for p in params]
+        self.s = [np.zeros_like(p) for p in params]
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        self.t += 1
+        c1, c2 = 1.0 - self.b1**self.t, 1.0 - self.b2**self.t
+        for p, g, v, s in zip(params, grads, self.v, self.s):
+            v *= self.b1
+            v += (1.0 - self.b1) * g
+            s *= self.b2
+            s += (1.0 - self.b2) * g * g
+            p -= self.lr * (v / c1) / (np.sqrt(s / c2) + self.eps)
+
+
+_OPTIMIZERS = {"gd": _GD, "sgd": _Momentum, "adam": _Adam}
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    params : Params
+        The trained parameters (a diverged network keeps its last finite parameters).
+    loss : ndarray, shape (n_iter, K)
+        Loss per iteration (epoch) and network, on the parameters before that iteration's
+        updates: the full-batch loss, or the size-weighted mean of the mini-batch losses. After
+        a network diverges its entries are NaN.
+    diverged_at : ndarray of int, shape (K,)
+        The iteration at which each network's loss or gradient stopped being finite, -1 if never.
+    n_iter : int
+        Iterations (epochs) run; fewer than ``max_iter`` only when every network diverged.
+    n_steps : int
+        Parameter updates made.
+    snapshots : list of dict
+        Every ``snapshot_every`` iterations: ``iteration``, ``weights``, ``biases`` (before the
+        iteration's first update) and ``grad_weights``, ``grad_biases`` (on its first batch).
+    """
+
+    params: Params
+    loss: np.ndarray
+    diverged_at: np.ndarray
+    n_iter: int
+    n_steps: int
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.diverged_at >= 0
+
+
+def _batches(
+    m: int, batch_size: int | None, shuffle: Any
+) -> Callable[[], list[np.ndarray | slice]]:
+    """A function giving one epoch's batches: slices (shared order) or (K, b) index arrays."""
+    if batch_size is None or batch_size >= m:
+        return lambda: [slice(None)]
+    bounds = range(0, m, batch_size)
+    if shuffle is None:
+        return lambda: [slice(s, s + batch_size) for s in bounds]
+    if isinstance(shuffle, list | tuple):
+        rngs = [check_random_state(r) for r in shuffle]
+
+        def per_network() -> list[np.ndarray]:
+            order = np.stack([r.permutation(m) for r in rngs])
+            return [order[:, s : s + batch_size] for s in bounds]
+
+        return per_network
+    rng = check_random_state(shuffle)
+
+    def shared() -> list[np.ndarray]:
+        order = rng.permutation(m)
+        return [order[s : s + batch_size] for s in bounds]
+
+    return shared
+
+
+def _take(A: np.ndarray, idx: np.ndarray | slice) -> np.ndarray:
+    """Columns (samples) ``idx`` of feature-major A; (K, b) indices give a (K, n, b) stack."""
+    if isinstance(idx, slice):
+        return A[..., idx]
+    if idx.ndim == 1:
+        return np.ascontiguousarray(A[..., idx])
+    if A.ndim == 2:  # shared data, per-network order: (n, K, b) -> (K, n, b)
+        return np.ascontiguousarray(A[:, idx].transpose(1, 0, 2))
+    return np.take_along_axis(A, idx[:, None, :], axis=2)
+
+
+def _check_train_args(solver: str, learning_rate: float, max_iter: int, batch_size: Any) -> None:
+    if solver not in _OPTIMIZERS:
+        raise ValueError(
+            f"The 'solver' parameter must be one of {', '.join(SOLVERS)}. Got {solver!r} instead."
+        )
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(
+            f"The 'learning_rate' parameter must be a float > 0. Got {learning_rate!r} instead."
+        )
+    if int(max_iter) < 1:
+        raise ValueError(f"The 'max_iter' parameter must be an int >= 1. Got {max_iter} instead.")
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(
+            f"The 'batch_size' parameter must be None or an int >= 1. Got {batch_size} instead."
+        )
+
+
+def train(
+    params: Params,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    activation: str | Activation = "relu",
+    output: str = "sigmoid",
+    loss: str = "binary_cross_entropy",
+    solver: str = "gd",
+    learning_rate: float = 0.01,
+    max_iter: int = 100,
+    batch_size: int | None = None,
+    shuffle: Any = None,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    alpha: float = 0.0,
+    snapshot_every: int | None = None,
+    callback: Callable[[int, np.ndarray], Any] | None = None,
+) -> TrainResult:
+    """Train the K networks of ``params`` (copied; the argument is left as it is).
+
+    Parameters
+    ----------
+    params : Params
+        Starting parameters, from :func:`init_params`.
+    X : ndarray, shape (n_features, m) or (K, n_features, m)
+        Inputs, feature-major (``X_samples.T``): shared by the stack or one set per network.
+    Y : ndarray, shape (c, m) or (K, c, m)
+        Targets: 0/1 for a sigmoid output, one-hot for softmax, values for identity.
+    activation : str or Activation
+        Hidden activation.
+    output, loss : str
+        Output function and loss (see :mod:`initlab.losses`).
+    solver : {"gd", "sgd", "adam"}
+        ``gd``: plain (mini-batch) gradient descent; ``sgd``: with momentum; ``adam``: Adam.
+    learning_rate : float
+    max_iter : int
+        Iterations: full-batch steps, or epochs when ``batch_size`` is set.
+    batch_size : int or None
+        None: full batch. Otherwise mini-batches of this size.
+    shuffle : None, a seed or generator, or a sequence of K of them
+        Order of the samples in each epoch of mini-batch training: None keeps the data order,
+        one generator shuffles the stack alike, a sequence gives each network its own order.
+    momentum, nesterov : float, bool
+        For ``sgd``.
+    beta_1, beta_2, epsilon : float
+        For ``adam``.
+    alpha : float
+        L2 penalty: the loss gains alpha / (2 m) * sum ||W||^2 (weights, not biases).
+    snapshot_every : int or None
+        Keep copies of the parameters and gradients every this many iterations.
+    callback : callable(iteration, loss) or None
+        Called after each iteration with its loss per network, shape (K,) (for progress bars).
+
+    Returns
+    -------
+    TrainResult
+    """
+    _check_train_args(solver, learning_rate, max_iter, batch_size)
+    check_loss(loss, output)
+    act = get_activation(activation)
+    K = params.K
+    m = X.shape[-1]
+    dtype = params.weights[0].dtype
+    X = np.ascontiguousarray(X, dtype=dtype)
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    # All parameters of a network live in one row of `theta` (K, P), all gradients in one row of
+    # `grad`: an update, a finiteness check or a freeze is one array operation, whatever the depth.
+    theta = np.concatenate([a.reshape(K, -1) for a in (*params.weights, *params.biases)], axis=1)
+    grad = np.empty_like(theta)
+    params = _views(params, theta)
+    grads = _views(params, grad)
+    n_w = sum(W[0].size for W in params.weights)
+    opt = _OPTIMIZERS[solver](
+        [theta],
+        lr=learning_rate,
+        momentum=momentum,
+        nesterov=nesterov,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=epsilon,
+    )
+    epoch_batches = _batches(m, batch_size, shuffle)
+    losses = np.full((int(max_iter), K), np.nan)
+    diverged_at = np.full(K, -1)
+    active = np.ones(K, dtype=bool)
+    all_active = True
+    snapshots: list[dict[str, Any]] = []
+    n_steps = 0
+    it = -1
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for it in range(int(max_iter)):
+            epoch_loss = 0.0
+            for bi, idx in enumerate(epoch_batches()):
+                Xb, Yb = _take(X, idx), _take(Y, idx)
+                zs, acts = forward(params, Xb, act)
+                value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
+                backward(params, zs, acts, dz, act, out=(grads.weights, grads.biases))
+                mb = Xb.shape[-1]
+                if alpha:
+                    w = theta[:, :n_w]
+                    value = value + alpha / (2 * mb) * (w * w).sum(axis=1)
+                    grad[:, :n_w] += (alpha / mb) * w
+                # A sum is non-finite iff some entry is (or it overflowed: divergence too).
+                finite = np.isfinite(value) & np.isfinite(grad.sum(axis=1))
+                if not finite.all() and not finite[active].all():
+                    newly = active & ~finite
+                    diverged_at[newly] = it
+                    losses[it, newly] = value[newly]
+                    active &= finite
+                    all_active = False
+                if snapshot_every and bi == 0 and it % snapshot_every == 0:
+                    snapshots.append(_snapshot(it, params, grads))
+                if all_active:
+                    opt.step([theta], [grad])
+                elif active.any():
+                    # Diverged networks keep their last finite parameters.
+                    frozen = theta[~active].copy()
+                    grad[~active] = 0
+                    opt.step([theta], [grad])
+                    theta[~active] = frozen
+                else:
+                    break
+                n_steps += 1
+                epoch_loss = epoch_loss + value * (mb / m) if mb != m else value
+            if not active.any():
+                break
+            if all_active:
+                losses[it] = epoch_loss
+            else:
+                losses[it, active] = epoch_loss[active]
+            if callback is not None:
+                callback(it, losses[it])
+    n_iter = it + 1
+    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots)
+
+
+def _views(template: Params, flat: np.ndarray) -> Params:
+    """Per-layer views into ``flat`` (K, P), in the order weights then biases."""
+    K, views, offset = flat.shape[0], [], 0
+    for a in (*template.weights, *template.biases):
+        size = a[0].size
+        views.append(flat[:, offset : offset + size].reshape(a.shape))
+        offset += size
+    n = len(template.weights)
+    return Params(views[:n], views[n:])
+
+
+def _snapshot(it: int, params: Params, grads: Params) -> dict:
+    return {
+        "iteration": it,
+        "weights": [W.copy() for W in params.weights],
+        "biases": [b.copy() for b in params.biases],
+        "grad_weights": [g.copy() for g in grads.weights],
+        "grad_biases": [g.copy() for g in grads.biases],
+    }
