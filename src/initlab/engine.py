@@ -32,7 +32,7 @@ from . import initializers as _inits
 from ._random import check_random_state
 from ._spec import parse_spec
 from .activations import Activation, get_activation
-from .losses import check_loss, loss_and_grad
+from .losses import check_loss, loss_and_grad, output_activation
 
 __all__ = [
     "SOLVERS",
@@ -41,6 +41,7 @@ __all__ = [
     "backward",
     "forward",
     "init_params",
+    "logits",
     "lsuv",
     "predict_output",
     "resolve_initializer",
@@ -226,15 +227,18 @@ def backward(
     return dWs, dbs
 
 
+def logits(params: Params, X: np.ndarray, activation: str | Activation) -> np.ndarray:
+    """The last layer's pre-activations (K, c, m) for sample-major X of shape (m, n_features)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        zs, _ = forward(params, np.ascontiguousarray(X.T), get_activation(activation))
+    return zs[-1]
+
+
 def predict_output(
     params: Params, X: np.ndarray, activation: str | Activation, output: str
 ) -> np.ndarray:
     """The network output (K, c, m) for sample-major X of shape (m, n_features)."""
-    from .losses import output_activation
-
-    zs, _ = forward(params, np.ascontiguousarray(X.T), get_activation(activation))
-    with np.errstate(over="ignore"):
-        return output_activation(zs[-1], output)
+    return output_activation(logits(params, X, activation), output)
 
 
 # --- LSUV -------------------------------------------------------------------------------------

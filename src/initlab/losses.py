@@ -78,7 +78,8 @@ def check_loss(loss: str, output: str) -> None:
 
 def output_activation(z: np.ndarray, output: str) -> np.ndarray:
     """The network's output from its logits: probabilities for sigmoid and softmax."""
-    return OUTPUTS[output](z)
+    with np.errstate(over="ignore"):
+        return OUTPUTS[output](z)
 
 
 def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> np.ndarray:

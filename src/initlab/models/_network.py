@@ -180,9 +180,7 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
-        zs, _ = engine.forward(self._params(), np.ascontiguousarray(X.T), get_activation(
-            self._activation_spec()))
-        return zs[-1][0]  # (c, m)
+        return engine.logits(self._params(), X, self._activation_spec())[0]  # (c, m)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: shape (n_samples,) for two classes (positive class where > 0), else
@@ -195,8 +193,7 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         z = self._logits(X)
         from ..losses import output_activation
 
-        with np.errstate(over="ignore"):
-            out = output_activation(z, self.out_activation_)
+        out = output_activation(z, self.out_activation_)
         if out.shape[0] == 1:
             return np.column_stack([1.0 - out[0], out[0]])
         return out.T

@@ -58,7 +58,7 @@ class Perceptron(ClassifierMixin, BaseEstimator):
     >>> from initlab import Perceptron, load_dataset
     >>> X, y = load_dataset("iris2")
     >>> Perceptron(eta=0.1, n_iter=10, random_state=1).fit(X, y).errors_
-    [2, 2, 3, 2, 1, 0, 0, 0, 0, 0]
+    [1, 3, 3, 2, 1, 0, 0, 0, 0, 0]
     """
 
     def __init__(

@@ -1,0 +1,445 @@
+"""The ``initlab`` command: parse arguments, call the library, print or write files.
+
+Every command has ``--help`` with an example, ``--json`` where a machine would read the output,
+and exits with status 2 and a one-line error on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EXAMPLES = {
+    "train": """examples:
+  initlab train                                   the course's circles experiment, He start
+  initlab train --init zeros --init "normal(std=10)" --init he_normal --out runs/
+  initlab train --dataset moons --hidden 16,16 --activation tanh --init "orthogonal(gain=1)"
+  initlab train --data points.csv --hidden 8 --json""",
+    "inits": """examples:
+  initlab inits
+  initlab inits --json""",
+    "gain": """examples:
+  initlab gain tanh
+  initlab gain "leaky_relu(slope=0.2)"
+  initlab gain gelu --json""",
+}
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2
+        raise UsageError(message)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    text = text.strip()
+    if text in ("", "none", "()"):
+        return ()
+    try:
+        sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be positive integers separated by commas, such as 10,5. Got {text!r}."
+        ) from None
+    bad = [s for s in sizes if s < 1]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"--hidden sizes must be positive integers. Got {bad[0]} in {text!r}."
+        )
+    return sizes
+
+
+def _positive_float(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a number > 0. Got {text!r}.")
+        return value
+
+    return parse
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1. Got {text!r}.")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .activations import list_activations
+    from .datasets import list_datasets
+
+    parser = _Parser(
+        prog="initlab",
+        description="Show, measure and fix how a neural network's starting weights decide "
+        "whether it learns.",
+    )
+    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=EXAMPLES.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    t = command("train", "Train an MLP from one or more starts and compare them.")
+    data = t.add_argument_group("data")
+    data.add_argument("--dataset", default="circles", choices=list_datasets(),
+                      help="named dataset (default: circles)")
+    data.add_argument("--data", metavar="CSV", help="a CSV file instead: feature columns, then the "
+                      "label column; a header row is skipped")
+    data.add_argument("--n-samples", type=_positive_int("--n-samples"), default=300,
+                      help="training samples of a generated dataset (default: 300)")
+    data.add_argument("--noise", type=float, default=0.05, help="noise (default: 0.05)")
+    data.add_argument("--data-seed", type=int, default=1,
+                      help="random_state of the training data (default: 1, the course's)")
+    data.add_argument("--test-samples", type=int, default=100,
+                      help="test samples drawn afresh for a generated dataset (default: 100; 0: none)")
+    data.add_argument("--test-seed", type=int, default=2,
+                      help="random_state of the test data (default: 2, the course's)")
+    data.add_argument("--test-size", type=float, default=0.25,
+                      help="fraction held out for a fixed dataset or a CSV (default: 0.25)")
+    net = t.add_argument_group("network")
+    net.add_argument("--hidden", type=_hidden, default=(10, 5),
+                     help="hidden layer sizes, comma-separated (default: 10,5)")
+    net.add_argument("--activation", default="relu",
+                     help=f"hidden activation: {', '.join(list_activations())} (default: relu)")
+    net.add_argument("--init", action="append", metavar="SPEC",
+                     help="weight initializer spec, repeat to compare (default: auto; see "
+                     "`initlab inits`)")
+    net.add_argument("--bias-init", default="auto", metavar="SPEC",
+                     help="bias initializer spec (default: auto, the scheme's own rule)")
+    opt = t.add_argument_group("training")
+    opt.add_argument("--solver", default="gd", choices=["gd", "sgd", "adam"],
+                     help="optimizer (default: gd)")
+    opt.add_argument("--learning-rate", type=_positive_float("--learning-rate"), default=0.01,
+                     help="learning rate > 0 (default: 0.01)")
+    opt.add_argument("--iterations", type=_positive_int("--iterations"), default=15000,
+                     help="iterations, or epochs with --batch-size (default: 15000)")
+    opt.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
+                     help="mini-batch size (default: full batch)")
+    opt.add_argument("--seed", type=int, default=3,
+                     help="random_state of the start (default: 3, the course's)")
+    opt.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    out = t.add_argument_group("output")
+    out.add_argument("--print-every", type=_positive_int("--print-every"), default=1000,
+                     help="report the cost every this many iterations (default: 1000)")
+    out.add_argument("--out", metavar="DIR", help="write cost curves, decision boundaries and "
+                     "results.json here")
+    out.add_argument("--json", action="store_true", help="print the results as JSON")
+    t.set_defaults(func=cmd_train)
+
+    i = command("inits", "List the initializer catalogue.")
+    i.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+    i.set_defaults(func=cmd_inits)
+
+    g = command("gain", "The recommended gain of an activation.")
+    g.add_argument("activation", help="activation name or spec, such as tanh or "
+                   "'leaky_relu(slope=0.2)'")
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    g.set_defaults(func=cmd_gain)
+    return parser
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--data: no such file {path!r}.")
+    try:
+        frame = pd.read_csv(file, header=None)
+    except Exception as exc:  # pandas raises many kinds; the message is what matters
+        raise UsageError(f"--data: cannot read {path!r} as CSV: {exc}") from None
+    first = pd.to_numeric(frame.iloc[0, :-1], errors="coerce")
+    if first.isna().all():  # a header row
+        frame = frame.iloc[1:]
+    if frame.shape[1] < 2 or len(frame) < 2:
+        raise UsageError(
+            f"--data: {path!r} needs at least 2 rows and 2 columns (features, then the label). "
+            f"Got {len(frame)} rows and {frame.shape[1]} columns."
+        )
+    features = frame.iloc[:, :-1].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = np.argwhere(~np.isfinite(features))
+    if len(bad):
+        row, col = bad[0]
+        raise UsageError(
+            f"--data: {path!r} has a missing or non-numeric value at data row {row + 1}, column "
+            f"{col + 1}; every feature must be a finite number."
+        )
+    labels = frame.iloc[:, -1].to_numpy()
+    if pd.isna(labels).any():
+        raise UsageError(f"--data: {path!r} has a missing label in its last column.")
+    return features, labels
+
+
+def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+    import inspect
+
+    from sklearn.model_selection import train_test_split
+
+    from .datasets import DATASETS, load_dataset
+
+    if args.data:
+        X, y = _read_csv(args.data)
+        return tuple(train_test_split(X, y, test_size=args.test_size, random_state=args.data_seed,
+                                      stratify=y)[i] for i in (0, 2, 1, 3))
+    params = inspect.signature(DATASETS[args.dataset]).parameters
+    kwargs = {}
+    if "n_samples" in params:
+        kwargs["n_samples"] = args.n_samples
+    if "noise" in params:
+        kwargs["noise"] = args.noise
+    if "random_state" not in params:
+        X, y = load_dataset(args.dataset, **kwargs)
+        X, Xt, y, yt = train_test_split(X, y, test_size=args.test_size,
+                                        random_state=args.data_seed, stratify=y)
+        return X, y, Xt, yt
+    X, y = load_dataset(args.dataset, random_state=args.data_seed, **kwargs)
+    if args.test_samples <= 0:
+        return X, y, None, None
+    kwargs["n_samples"] = args.test_samples
+    Xt, yt = load_dataset(args.dataset, random_state=args.test_seed, **kwargs)
+    return X, y, Xt, yt
+
+
+def _fit_one(args, init: str, X, y, progress) -> Any:
+    from .models import MLPClassifier
+
+    clf = MLPClassifier(
+        hidden_layer_sizes=args.hidden,
+        activation=args.activation,
+        init=init,
+        bias_init=args.bias_init,
+        solver=args.solver,
+        learning_rate=args.learning_rate,
+        max_iter=args.iterations,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+        dtype=args.dtype,
+    )
+    clf._check_params()  # bad specs fail before any work, as one line
+    task = progress.add_task(f"init={init}", total=args.iterations) if progress else None
+    step = max(1, args.iterations // 200)
+
+    def callback(it: int, loss: np.ndarray) -> None:
+        if (it + 1) % step == 0 or it + 1 == args.iterations:
+            progress.update(task, completed=it + 1)
+
+    import warnings
+
+    from .models import DivergedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergedWarning)  # reported in the table instead
+        clf.fit(X, y, callback=callback if progress else None)
+    if progress:
+        progress.update(task, completed=args.iterations)
+    return clf
+
+
+def _number(x: float) -> float | str:
+    x = float(x)
+    return x if math.isfinite(x) else str(x)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    inits = args.init or ["auto"]
+    X, y, Xt, yt = _load(args)
+    err = Console(stderr=True)
+    progress = None
+    if not args.json:
+        progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
+                            console=err, transient=True)
+    models = []
+    if progress:
+        with progress:
+            models = [_fit_one(args, init, X, y, progress) for init in inits]
+    else:
+        models = [_fit_one(args, init, X, y, None) for init in inits]
+
+    results = []
+    for init, clf in zip(inits, models):
+        curve = clf.loss_curve_
+        checkpoints = list(range(0, len(curve), args.print_every))
+        results.append({
+            "init": init,
+            "init_used": clf.init_used_,
+            "cost": {str(i): _number(curve[i]) for i in checkpoints},
+            "final_cost": _number(curve[-1]),
+            "train_accuracy": float(clf.score(X, y)),
+            "test_accuracy": float(clf.score(Xt, yt)) if Xt is not None else None,
+            "diverged": bool(clf.diverged_),
+            "diverged_at": clf.history_["diverged_at"],
+            "iterations": int(clf.n_iter_),
+        })
+    summary = {
+        "dataset": args.data or args.dataset,
+        "n_train": len(X),
+        "n_test": 0 if Xt is None else len(Xt),
+        "hidden": list(args.hidden),
+        "activation": args.activation,
+        "learning_rate": args.learning_rate,
+        "solver": args.solver,
+        "seed": args.seed,
+        "results": results,
+    }
+    if args.out:
+        summary["files"] = _write_outputs(Path(args.out), inits, models, X, y, Xt, yt, summary)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+
+    out = Console()
+    out.print(f"[bold]{summary['dataset']}[/]: {len(X)} training and {summary['n_test']} test "
+              f"samples; layers {[X.shape[1], *args.hidden, 'out']}, {args.activation}, "
+              f"{args.solver} with learning rate {args.learning_rate:g}")
+    costs = Table(title="Cost (cross-entropy) during training", title_justify="left")
+    costs.add_column("iteration", justify="right")
+    for r in results:
+        costs.add_column(r["init"], justify="right")
+    for i in results[0]["cost"]:
+        costs.add_row(i, *(_fmt(r["cost"].get(i)) for r in results))
+    out.print(costs)
+    table = Table(title="Results", title_justify="left")
+    for col in ("init", "scheme used", "final cost", "train accuracy", "test accuracy", "note"):
+        table.add_column(col, justify="left" if col in ("init", "scheme used", "note") else "right")
+    for r in results:
+        note = f"diverged at iteration {r['diverged_at']}" if r["diverged"] else ""
+        test = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.4f}"
+        table.add_row(r["init"], str(r["init_used"]), _fmt(r["final_cost"]),
+                      f"{r['train_accuracy']:.4f}", test, note)
+    out.print(table)
+    for f in summary.get("files", []):
+        out.print(f"wrote {f}")
+    return 0
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    return x if isinstance(x, str) else f"{x:.6f}"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_") or "init"
+
+
+def _write_outputs(folder: Path, inits, models, X, y, Xt, yt, summary) -> list[str]:
+    from . import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [plots.save(plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)}),
+                        folder / "cost.png")]
+    if X.shape[1] == 2:
+        for init, clf in zip(inits, models):
+            fig = plots.decision_boundary(
+                clf, X, y, X_test=Xt, y_test=yt,
+                title=f"init={init}: train {clf.score(X, y):.3f}"
+                + (f", test {clf.score(Xt, yt):.3f}" if Xt is not None else ""),
+            )
+            files.append(plots.save(fig, folder / f"boundary_{_slug(init)}.png"))
+    results = folder / "results.json"
+    names = [str(f) for f in files] + [str(results)]
+    results.write_text(json.dumps({**summary, "files": names}, indent=2))
+    return names
+
+
+# --- inits and gain ---------------------------------------------------------------------------
+
+
+def cmd_inits(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .initializers import list_initializers
+
+    rows = list_initializers()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    table = Table(title="initlab initializers (use any name or alias as a spec: "
+                  "normal(std=0.1), he_normal(mode=fan_out))", title_justify="left")
+    for col in ("name", "aliases", "parameters", "formula", "reference"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        params = ", ".join(f"{k}={v!r}" for k, v in r["parameters"].items())
+        table.add_row(r["name"], ", ".join(r["aliases"]), params, r["formula"], r["reference"])
+    Console().print(table)
+    return 0
+
+
+def cmd_gain(args: argparse.Namespace) -> int:
+    from .activations import get_activation
+    from .initializers import calculate_gain, variance_preserving_gain
+
+    try:
+        act = get_activation(args.activation)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    gain = calculate_gain(args.activation)
+    vp = variance_preserving_gain(args.activation)
+    result = {"activation": act.spec, "gain": gain, "variance_preserving_gain": vp}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"calculate_gain({act.spec!r}) = {gain:.10g}")
+    print(f"variance-preserving gain 1/sqrt(E[phi(z)^2]), z ~ N(0, 1): {vp:.10g}")
+    print(f"so a He-style start for {act.spec} is std = {vp:.4g} / sqrt(fan_in)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``initlab`` console script."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.func(args)
+    except UsageError as exc:
+        print(f"initlab: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the library's messages name the parameter and what is allowed
+        print(f"initlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("initlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

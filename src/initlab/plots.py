@@ -1,0 +1,116 @@
+"""Figures: the only module that imports matplotlib.
+
+Every function draws on a ``matplotlib.axes.Axes`` it is given, or on a new figure that it
+returns; nothing touches pyplot's global state, so figures can be made from threads, tests and
+servers without a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+__all__ = ["decision_boundary", "loss_curves", "save"]
+
+_POINTS = ListedColormap(["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
+_REGIONS = ListedColormap(["#f4b6b6", "#b6cff4", "#b9e6b9", "#ffd8a8", "#d9c6ee"])
+
+
+def _axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Any]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def decision_boundary(
+    model: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    resolution: int = 300,
+    X_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+) -> Figure:
+    """The regions a fitted two-feature classifier assigns to each class, with the data.
+
+    Training points are filled circles; test points, if given, hollow squares.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.shape[1] != 2:
+        raise ValueError(
+            f"A decision boundary needs exactly 2 features. Got {X.shape[1]} features instead."
+        )
+    fig, ax = _axes(ax, (5, 4.5))
+    pts = X if X_test is None else np.vstack([X, X_test])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-9
+    g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    G0, G1 = np.meshgrid(g0, g1)
+    classes = list(getattr(model, "classes_", np.unique(y)))
+    pred = model.predict(np.column_stack([G0.ravel(), G1.ravel()]))
+    idx = np.searchsorted(np.asarray(classes), pred).reshape(G0.shape)
+    ax.pcolormesh(G0, G1, idx, cmap=_REGIONS, vmin=0, vmax=_REGIONS.N - 1, shading="auto")
+    ax.contour(G0, G1, idx, levels=np.arange(len(classes)) + 0.5, colors="k", linewidths=0.8)
+    ycode = np.searchsorted(np.asarray(classes), y)
+    ax.scatter(X[:, 0], X[:, 1], c=ycode, cmap=_POINTS, vmin=0, vmax=_POINTS.N - 1, s=14,
+               edgecolors="k", linewidths=0.3, label="train")
+    if X_test is not None and y_test is not None:
+        tcode = np.searchsorted(np.asarray(classes), y_test)
+        ax.scatter(X_test[:, 0], X_test[:, 1], facecolors="none", s=22, marker="s",
+                   edgecolors=_POINTS(tcode), linewidths=0.9, label="test")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlim(g0[0], g0[-1])
+    ax.set_ylim(g1[0], g1[-1])
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def loss_curves(
+    curves: Mapping[str, Sequence[float]],
+    *,
+    ax: Any = None,
+    title: str | None = "Cost during training",
+    log: bool = True,
+) -> Figure:
+    """One line per labelled loss curve against the iteration; log scale by default.
+
+    Non-finite values (a diverged run) end the line; the point where a run diverged is marked
+    with a cross.
+    """
+    fig, ax = _axes(ax, (6, 4))
+    for label, values in curves.items():
+        v = np.asarray(values, dtype=float)
+        finite = np.isfinite(v)
+        (line,) = ax.plot(np.flatnonzero(finite), v[finite], label=label, lw=1.4)
+        if not finite.all() and finite.any():
+            last = np.flatnonzero(finite)[-1]
+            ax.plot([last], [v[last]], "x", color=line.get_color(), ms=9, mew=2)
+    if log and all(np.nanmin(np.asarray(v, dtype=float)) > 0 for v in curves.values()):
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write a figure as PNG (creating the folder) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
