@@ -329,18 +329,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     costs = Table(title="Cost (cross-entropy) during training", title_justify="left")
     costs.add_column("iteration", justify="right")
     for r in results:
-        costs.add_column(r["init"], justify="right")
+        costs.add_column(r["init"], justify="right", no_wrap=True)
     for i in results[0]["cost"]:
         costs.add_row(i, *(_fmt(r["cost"].get(i)) for r in results))
     out.print(costs)
+    show_used = any(r["init"] != r["init_used"] for r in results)
+    show_note = any(r["diverged"] for r in results)
     table = Table(title="Results", title_justify="left")
-    for col in ("init", "scheme used", "final cost", "train accuracy", "test accuracy", "note"):
-        table.add_column(col, justify="left" if col in ("init", "scheme used", "note") else "right")
+    table.add_column("init", no_wrap=True)
+    if show_used:
+        table.add_column("scheme used", no_wrap=True)
+    for col in ("final cost", "train acc", "test acc"):
+        table.add_column(col, justify="right", no_wrap=True)
+    if show_note:
+        table.add_column("note")
     for r in results:
-        note = f"diverged at iteration {r['diverged_at']}" if r["diverged"] else ""
         test = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.4f}"
-        table.add_row(r["init"], str(r["init_used"]), _fmt(r["final_cost"]),
-                      f"{r['train_accuracy']:.4f}", test, note)
+        row = [r["init"]] + ([str(r["init_used"])] if show_used else [])
+        row += [_fmt(r["final_cost"]), f"{r['train_accuracy']:.4f}", test]
+        if show_note:
+            row.append(f"diverged at iteration {r['diverged_at']}" if r["diverged"] else "")
+        table.add_row(*row)
     out.print(table)
     for f in summary.get("files", []):
         out.print(f"wrote {f}")

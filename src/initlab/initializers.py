@@ -298,6 +298,9 @@ class Initializer:
     ----------
     name : str
     params : dict
+        Every parameter, defaults included (``lsuv``'s ``tol`` and ``max_iter`` are read here).
+    spec : str
+        The spec string that rebuilds it; ``repr`` shows it.
     draws_bias : bool
     data_dependent : bool
 
@@ -700,7 +703,7 @@ def truncated_normal(
     mean : float, default 0.0
     std : float, default 1.0
         Standard deviation of the normal BEFORE truncation, ``>= 0``; the realized std is
-        smaller (0.8796 std for the default cut-offs at ±2 std).
+        smaller (0.8796 for the defaults, whose cut-offs ±2 lie at ±2 std).
     a, b : float, default -2.0 and 2.0
         Absolute cut-offs (not in units of std), ``a < b``: ``truncated_normal(std=0.02)``
         cuts at ±2, i.e. at ±100 std, and so is practically untruncated, as in PyTorch.

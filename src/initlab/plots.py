@@ -59,7 +59,9 @@ def decision_boundary(
     pred = model.predict(np.column_stack([G0.ravel(), G1.ravel()]))
     idx = np.searchsorted(np.asarray(classes), pred).reshape(G0.shape)
     ax.pcolormesh(G0, G1, idx, cmap=_REGIONS, vmin=0, vmax=_REGIONS.N - 1, shading="auto")
-    ax.contour(G0, G1, idx, levels=np.arange(len(classes)) + 0.5, colors="k", linewidths=0.8)
+    if len(np.unique(idx)) > 1:  # a model that predicts one class everywhere has no boundary
+        levels = np.arange(len(classes) - 1) + 0.5
+        ax.contour(G0, G1, idx, levels=levels, colors="k", linewidths=0.8)
     ycode = np.searchsorted(np.asarray(classes), y)
     ax.scatter(X[:, 0], X[:, 1], c=ycode, cmap=_POINTS, vmin=0, vmax=_POINTS.N - 1, s=14,
                edgecolors="k", linewidths=0.3, label="train")

@@ -85,9 +85,9 @@ class Perceptron(ClassifierMixin, BaseEstimator):
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) != 2:
             raise ValueError(
-                "Perceptron is a binary classifier: y must hold exactly 2 classes. Got "
-                f"{len(self.classes_)} class{'es' if len(self.classes_) != 1 else ''}: "
-                f"{self.classes_.tolist()!r}."
+                "Only binary classification is supported. Perceptron needs y with exactly 2 "
+                f"classes; got {len(self.classes_)} class{'es' if len(self.classes_) != 1 else ''}"
+                f": {self.classes_.tolist()!r}."
             )
         target = np.where(y_idx == 1, 1.0, -1.0)
         rng = check_random_state(self.random_state)
@@ -122,7 +122,8 @@ class Perceptron(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The second class where w . x + b >= 0, else the first."""
-        return self.classes_[(self.decision_function(X) >= 0.0).astype(int)]
+        positive = self.decision_function(X) >= 0.0
+        return self.classes_[positive.astype(int)]
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
