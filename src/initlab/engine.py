@@ -222,8 +222,8 @@ def backward(
         dWs[l] = np.matmul(delta, A.T if A.ndim == 2 else A.transpose(0, 2, 1), out=dWs[l])
         dbs[l] = delta.sum(axis=-1, out=dbs[l])
         if l > 0:
-            W = params.weights[l]
-            delta = np.matmul(W.transpose(0, 2, 1), delta) * activation.df(zs[l - 1], acts[l])
+            delta = np.matmul(params.weights[l].transpose(0, 2, 1), delta)
+            delta *= activation.df(zs[l - 1], acts[l])
     return dWs, dbs
 
 
@@ -516,6 +516,7 @@ def train(
         epsilon=epsilon,
     )
     epoch_batches = _batches(m, batch_size, shuffle)
+    full_batch = batch_size is None or batch_size >= m
     losses = np.full((int(max_iter), K), np.nan)
     diverged_at = np.full(K, -1)
     active = np.ones(K, dtype=bool)
@@ -527,7 +528,7 @@ def train(
         for it in range(int(max_iter)):
             epoch_loss = 0.0
             for bi, idx in enumerate(epoch_batches()):
-                Xb, Yb = _take(X, idx), _take(Y, idx)
+                Xb, Yb = (X, Y) if full_batch else (_take(X, idx), _take(Y, idx))
                 zs, acts = forward(params, Xb, act)
                 value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
                 backward(params, zs, acts, dz, act, out=(grads.weights, grads.biases))
@@ -536,8 +537,8 @@ def train(
                     w = theta[:, :n_w]
                     value = value + alpha / (2 * mb) * (w * w).sum(axis=1)
                     grad[:, :n_w] += (alpha / mb) * w
-                # A sum is non-finite iff some entry is (or it overflowed: divergence too).
-                finite = np.isfinite(value) & np.isfinite(grad.sum(axis=1))
+                # A sum is non-finite iff some term is (or it overflowed: divergence too).
+                finite = np.isfinite(grad.sum(axis=1) + value)
                 if not finite.all() and not finite[active].all():
                     newly = active & ~finite
                     diverged_at[newly] = it

@@ -53,6 +53,7 @@ True
 
 from __future__ import annotations
 
+import copyreg
 import functools
 import inspect
 import math
@@ -334,7 +335,7 @@ class Initializer:
         self._fn: Callable[..., Any] | None = None
         self._bias = _check_choice(bias, "bias", "Initializer", ("scheme", "zeros"))
         self._defaults = dict(defaults or {})
-        self._from_spec = True  # rebuilt from its spec when pickled or copied
+        self._from_spec = False  # True when a registered factory built it from its spec
 
     @classmethod
     def from_callable(cls, f: Callable[..., Any], name: str | None = None) -> Initializer:
@@ -343,7 +344,6 @@ class Initializer:
             raise ValueError(f"An initializer must be callable. Got {f!r} instead.")
         init = cls(name or getattr(f, "__name__", type(f).__name__), _no_sampler)
         init._fn = f
-        init._from_spec = False
         return init
 
     @property
@@ -444,10 +444,11 @@ class Initializer:
         return hash(self.spec)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Samplers are closures; a registered scheme is rebuilt from its spec instead.
+        # Samplers are closures: a registered scheme is rebuilt from its spec (for pickling by
+        # sweeps and for copies); anything else is pickled attribute by attribute.
         if self._from_spec:
             return (get_initializer, (self.spec,))
-        return (Initializer.from_callable, (self._fn, self.name))
+        return (copyreg.__newobj__, (type(self),), dict(self.__dict__))
 
 
 def _no_sampler(rng: Generator, shape: Shape, fan_in: float, fan_out: float) -> np.ndarray:
@@ -496,7 +497,7 @@ def _make(
     factory: Callable[..., Initializer], sample: Sampler, params: dict[str, Any], **flags: Any
 ) -> Initializer:
     entry = INITIALIZERS.entry(factory.__name__)
-    return Initializer(
+    init = Initializer(
         factory.__name__,
         sample,
         params,
@@ -505,6 +506,8 @@ def _make(
         defaults=_defaults(factory),
         **flags,
     )
+    init._from_spec = True
+    return init
 
 
 # --------------------------------------------------------------------------------------------

@@ -85,7 +85,9 @@ def output_activation(z: np.ndarray, output: str) -> np.ndarray:
 def binary_cross_entropy(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Mean over samples of softplus(z) - y z, with softplus(z) = log(1 + exp(z)) evaluated as
     ``logaddexp(0, z)``, which never overflows: finite for finite z."""
-    return (np.logaddexp(0, z) - y * z).sum(axis=(-2, -1)) / z.shape[-1]
+    per_sample = np.logaddexp(0, z)
+    per_sample -= y * z
+    return per_sample.sum(axis=(-2, -1)) / z.shape[-1]
 
 
 def cross_entropy(z: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -136,10 +138,11 @@ def loss_and_grad(
     """
     m = z.shape[-1]
     out = OUTPUTS[output](z)
-    if loss == "binary_cross_entropy":
-        return binary_cross_entropy(z, y), 1.0 / m * (out - y), out
-    if loss == "cross_entropy":
-        return cross_entropy(z, y), 1.0 / m * (out - y), out
+    if loss in ("binary_cross_entropy", "cross_entropy"):
+        dz = out - y
+        dz *= 1.0 / m  # the same product as (1.0 / m) * (out - y), without a temporary
+        value = binary_cross_entropy(z, y) if loss == "binary_cross_entropy" else cross_entropy(z, y)
+        return value, dz, out
     # squared error: dL/dout = (out - y) / m, then the output's Jacobian.
     g = 1.0 / m * (out - y)
     if output == "sigmoid":
