@@ -74,9 +74,13 @@ def main() -> None:
     start = engine.init_params(sizes, "he_normal", random_state=3)
 
     def plain_one():
-        return plain_numpy_fit(X.T, y[None, :].astype(float),
-                               [W[0] for W in start.weights], [b[0][:, None] for b in start.biases],
-                               num_iterations=n)
+        return plain_numpy_fit(
+            X.T,
+            y[None, :].astype(float),
+            [W[0] for W in start.weights],
+            [b[0][:, None] for b in start.biases],
+            num_iterations=n,
+        )
 
     t_init, clf = best_of(args.repeats, initlab_one)
     t_plain, (W_plain, _, _) = best_of(args.repeats, plain_one)
@@ -90,21 +94,34 @@ def main() -> None:
         return engine.train(stack, X.T, Y, activation="relu", learning_rate=0.01, max_iter=n)
 
     def plain_loop():
-        return [plain_numpy_fit(X.T, Y, [W[k] for W in stack.weights],
-                                [b[k][:, None] for b in stack.biases], num_iterations=n)
-                for k in seeds]
+        return [
+            plain_numpy_fit(
+                X.T,
+                Y,
+                [W[k] for W in stack.weights],
+                [b[k][:, None] for b in stack.biases],
+                num_iterations=n,
+            )
+            for k in seeds
+        ]
 
     t_stack, res = best_of(args.repeats, initlab_stack)
     t_loop, loop = best_of(args.repeats, plain_loop)
     worst = max(np.abs(res.params.weights[0][k] - loop[k][0][0]).max() for k in seeds)
 
-    print(f"initlab {initlab.__version__}, NumPy {np.__version__}, Python "
-          f"{platform.python_version()}, {platform.machine()}, {platform.processor() or '?'}")
-    print(f"circles 300 samples, layers {sizes}, ReLU, {n} full-batch iterations, "
-          f"best of {args.repeats}")
+    print(
+        f"initlab {initlab.__version__}, NumPy {np.__version__}, Python "
+        f"{platform.python_version()}, {platform.machine()}, {platform.processor() or '?'}"
+    )
+    print(
+        f"circles 300 samples, layers {sizes}, ReLU, {n} full-batch iterations, "
+        f"best of {args.repeats}"
+    )
     print(f"{'case':44s} {'initlab s':>10s} {'plain s':>10s} {'ratio':>7s}")
-    rows = [("one model (MLPClassifier.fit vs plain loop)", t_init, t_plain),
-            (f"{args.seeds} seeds (one stack vs {args.seeds} plain loops)", t_stack, t_loop)]
+    rows = [
+        ("one model (MLPClassifier.fit vs plain loop)", t_init, t_plain),
+        (f"{args.seeds} seeds (one stack vs {args.seeds} plain loops)", t_stack, t_loop),
+    ]
     for name, a, b in rows:
         print(f"{name:44s} {a:10.3f} {b:10.3f} {b / a:7.2f}x")
     mips = args.seeds * n / t_stack

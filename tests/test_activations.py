@@ -7,8 +7,9 @@ from initlab.activations import get_activation, list_activations
 
 ACTIVATIONS = [*list_activations(), "leaky_relu(slope=0.2)", "elu(alpha=0.5)"]
 # Points away from the kinks at 0, plus large magnitudes where overflow could bite.
-Z = np.concatenate([np.linspace(-6, 6, 121)[np.abs(np.linspace(-6, 6, 121)) > 1e-9],
-                    [-800.0, -40.0, 40.0, 800.0]])
+Z = np.concatenate(
+    [np.linspace(-6, 6, 121)[np.abs(np.linspace(-6, 6, 121)) > 1e-9], [-800.0, -40.0, 40.0, 800.0]]
+)
 
 
 @pytest.mark.parametrize("spec", ACTIVATIONS)
@@ -69,7 +70,7 @@ def test_values_and_derivatives_match_pytorch(spec):
 
 
 def test_unknown_activation_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="Unknown activation 'swishy'. Valid names: .*gelu"):
+    with pytest.raises(ValueError, match=r"Unknown activation 'swishy'\. Valid names: .*gelu"):
         get_activation("swishy")
     with pytest.raises(ValueError, match="Unknown parameter 'alpha' for activation 'relu'"):
         get_activation("relu(alpha=1)")

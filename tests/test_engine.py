@@ -1,6 +1,8 @@
 """The stacked engine against independent anchors: central finite differences, solo runs,
 hand-written optimizer steps."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ ACTIVATIONS = [*list_activations(), "leaky_relu(slope=0.2)", "elu(alpha=0.5)"]
 
 def _random_params(sizes, K, rng, scale=0.7):
     return engine.Params(
-        [rng.standard_normal((K, o, i)) * scale for i, o in zip(sizes[:-1], sizes[1:])],
+        [rng.standard_normal((K, o, i)) * scale for i, o in itertools.pairwise(sizes)],
         [rng.standard_normal((K, o)) * 0.3 for o in sizes[1:]],
     )
 
@@ -145,14 +147,14 @@ def test_a_diverging_network_is_marked_and_the_others_go_on():
     assert res.diverged_at[1] == 1
     assert np.isfinite(res.loss[0, 1]) and not np.isfinite(res.loss[1, 1])
     assert np.isnan(res.loss[2:, 1]).all()
-    one_step = engine.train(stack.select(1), X, Y, activation="relu", learning_rate=0.1,
-                            max_iter=1)
+    one_step = engine.train(stack.select(1), X, Y, activation="relu", learning_rate=0.1, max_iter=1)
     for W, W1 in zip(res.params.weights, one_step.params.weights):
         assert np.isfinite(W).all()
         assert np.array_equal(W[1], W1[0])  # kept its last finite parameters
     for k in (0, 2):
-        alone = engine.train(stack.select(k), X, Y, activation="relu", learning_rate=0.1,
-                             max_iter=30)
+        alone = engine.train(
+            stack.select(k), X, Y, activation="relu", learning_rate=0.1, max_iter=30
+        )
         np.testing.assert_allclose(res.loss[:, k], alone.loss[:, 0], rtol=1e-12)
 
 
@@ -160,8 +162,9 @@ def test_all_networks_diverging_stops_early():
     params = engine.Params([np.full((1, 1, 1), 1e308)], [np.zeros((1, 1))])
     X = np.array([[1e10, -1e10]])
     Y = np.array([[1.0, 0.0]])
-    res = engine.train(params, X, Y, activation="linear", output="identity",
-                       loss="squared_error", max_iter=50)
+    res = engine.train(
+        params, X, Y, activation="linear", output="identity", loss="squared_error", max_iter=50
+    )
     assert res.n_iter == 1 and res.n_steps == 0 and res.diverged_at.tolist() == [0]
 
 
@@ -173,17 +176,16 @@ def test_momentum_and_adam_steps_follow_their_formulas():
     g = [engine.train(params, X, Y, max_iter=1, snapshot_every=1, **kw).snapshots[0]]
     W0 = params.weights[0]
     # Momentum, two steps: v1 = -lr g1, v2 = mu v1 - lr g2.
-    two = engine.train(params, X, Y, max_iter=2, solver="sgd", momentum=0.9,
-                       snapshot_every=1, **kw)
+    two = engine.train(params, X, Y, max_iter=2, solver="sgd", momentum=0.9, snapshot_every=1, **kw)
     g1, g2 = (s["grad_weights"][0] for s in two.snapshots)
     v1 = -0.1 * g1
-    np.testing.assert_allclose(two.params.weights[0], W0 + v1 + (0.9 * v1 - 0.1 * g2),
-                               rtol=1e-14)
+    np.testing.assert_allclose(two.params.weights[0], W0 + v1 + (0.9 * v1 - 0.1 * g2), rtol=1e-14)
     # Adam, one step: the bias-corrected moments are g and g^2, so the step is lr g/(|g| + eps).
     one = engine.train(params, X, Y, max_iter=1, solver="adam", **kw)
     g1 = g[0]["grad_weights"][0]
-    np.testing.assert_allclose(one.params.weights[0], W0 - 0.1 * g1 / (np.abs(g1) + 1e-8),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        one.params.weights[0], W0 - 0.1 * g1 / (np.abs(g1) + 1e-8), rtol=1e-12
+    )
 
 
 def test_lsuv_brings_every_layer_to_unit_variance():
@@ -201,7 +203,7 @@ def test_lsuv_brings_every_layer_to_unit_variance():
 def test_train_rejects_bad_arguments():
     params = _random_params((2, 1), 1, np.random.default_rng(0))
     X, Y = np.zeros((2, 4)), np.zeros((1, 4))
-    with pytest.raises(ValueError, match="'learning_rate' parameter must be a float > 0. Got -1"):
+    with pytest.raises(ValueError, match=r"'learning_rate' parameter must be a float > 0\. Got -1"):
         engine.train(params, X, Y, learning_rate=-1)
     with pytest.raises(ValueError, match="'solver' parameter must be one of gd, sgd, adam"):
         engine.train(params, X, Y, solver="lbfgs")

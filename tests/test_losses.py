@@ -44,8 +44,9 @@ def test_cross_entropy_matches_scipy_log_softmax():
     assert np.allclose(losses.softmax(z).sum(axis=1), 1)
 
 
-@pytest.mark.parametrize(("output", "loss"), [("sigmoid", "binary_cross_entropy"),
-                                              ("softmax", "cross_entropy")])
+@pytest.mark.parametrize(
+    ("output", "loss"), [("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy")]
+)
 def test_the_gradient_of_a_matched_output_and_loss_is_p_minus_y_over_m(output, loss):
     rng = np.random.default_rng(2)
     c = 1 if output == "sigmoid" else 3

@@ -33,20 +33,27 @@ def test_scikit_learn_estimator_checks(estimator, check):
 def test_grid_search_over_init_in_a_pipeline():
     X, y = load_dataset("circles", n_samples=200, noise=0.05, random_state=0)
     pipe = make_pipeline(
-        StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=300, solver="adam",
-                                        learning_rate=0.05, random_state=0)
+        StandardScaler(),
+        MLPClassifier(
+            hidden_layer_sizes=(8,), max_iter=300, solver="adam", learning_rate=0.05, random_state=0
+        ),
     )
     grid = GridSearchCV(pipe, {"mlpclassifier__init": ["zeros", "he_normal"]}, cv=3).fit(X, y)
-    scores = dict(zip(grid.cv_results_["param_mlpclassifier__init"],
-                      grid.cv_results_["mean_test_score"]))
+    scores = dict(
+        zip(grid.cv_results_["param_mlpclassifier__init"], grid.cv_results_["mean_test_score"])
+    )
     assert grid.best_params_ == {"mlpclassifier__init": "he_normal"}
     assert scores["zeros"] <= 0.55 < 0.9 < scores["he_normal"]
 
 
 @pytest.mark.parametrize(
     ("activation", "expected"),
-    [("relu", "he_normal"), ("tanh", "glorot_uniform"), ("sigmoid", "glorot_uniform"),
-     ("selu", "lecun_normal")],
+    [
+        ("relu", "he_normal"),
+        ("tanh", "glorot_uniform"),
+        ("sigmoid", "glorot_uniform"),
+        ("selu", "lecun_normal"),
+    ],
 )
 def test_auto_init_names_the_scheme_it_used(activation, expected):
     X, y = load_dataset("moons", n_samples=50, random_state=0)
@@ -57,7 +64,10 @@ def test_auto_init_names_the_scheme_it_used(activation, expected):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"learning_rate": 0}, "The 'learning_rate' parameter of MLPClassifier must be a float > 0"),
+        (
+            {"learning_rate": 0},
+            "The 'learning_rate' parameter of MLPClassifier must be a float > 0",
+        ),
         ({"max_iter": -5}, "The 'max_iter' parameter of MLPClassifier must be an int >= 1"),
         ({"hidden_layer_sizes": (10, -1)}, "'hidden_layer_sizes' parameter of MLPClassifier must"),
         ({"init": "xavier_bogus"}, "'init' parameter of MLPClassifier is invalid: Unknown init"),
@@ -93,8 +103,9 @@ def test_divergence_is_a_warning_and_an_attribute_never_a_crash():
 
 def test_multiclass_uses_softmax_and_learns():
     X, y = load_dataset("digits")
-    clf = MLPClassifier(hidden_layer_sizes=(32,), solver="adam", learning_rate=0.01,
-                        max_iter=100, random_state=0).fit(X, y)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(32,), solver="adam", learning_rate=0.01, max_iter=100, random_state=0
+    ).fit(X, y)
     assert clf.out_activation_ == "softmax" and clf.coefs_[-1].shape == (10, 32)
     np.testing.assert_allclose(clf.predict_proba(X[:5]).sum(axis=1), 1)
     assert clf.score(X, y) > 0.95
@@ -109,8 +120,9 @@ def test_float32_on_request():
 
 def test_lsuv_start_has_unit_variance_layers():
     X, y = load_dataset("gaussians", n_samples=300, n_features=10, random_state=0)
-    clf = MLPClassifier(hidden_layer_sizes=(32, 32), activation="tanh", init="lsuv",
-                        max_iter=1, random_state=0).fit(X, y)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(32, 32), activation="tanh", init="lsuv", max_iter=1, random_state=0
+    ).fit(X, y)
     lsuv = clf.history_["lsuv"]
     assert len(lsuv["variance"]) == 3
     for v in lsuv["variance"]:
@@ -141,8 +153,9 @@ def test_logistic_regression_from_zero_and_random_starts_agree():
     X, y = load_dataset("moons", n_samples=200, noise=0.3, random_state=0)  # not separable
     kw = dict(learning_rate=0.5, max_iter=3000)
     zero = LogisticRegression(init="zeros", **kw).fit(X, y)
-    rand = LogisticRegression(init="normal(std=1)", bias_init="normal(std=1)", random_state=0,
-                              **kw).fit(X, y)
+    rand = LogisticRegression(
+        init="normal(std=1)", bias_init="normal(std=1)", random_state=0, **kw
+    ).fit(X, y)
     np.testing.assert_allclose(zero.coef_, rand.coef_, rtol=1e-4)
     np.testing.assert_allclose(zero.loss_curve_[-1], rand.loss_curve_[-1], rtol=1e-8)
 

@@ -81,8 +81,13 @@ def circles():
 
 
 def fit_course(init, X, y, **kw):
-    settings = dict(hidden_layer_sizes=(10, 5), activation="relu", learning_rate=0.01,
-                    max_iter=15000, random_state=np.random.RandomState(3))
+    settings = dict(
+        hidden_layer_sizes=(10, 5),
+        activation="relu",
+        learning_rate=0.01,
+        max_iter=15000,
+        random_state=np.random.RandomState(3),
+    )
     return MLPClassifier(init=init, **{**settings, **kw}).fit(X, y)
 
 
@@ -153,8 +158,9 @@ def test_large_normal_start_shows_inf_textbook_cost_at_iteration_0(circles):
     X, y, _, _ = circles
     clf = fit_course("normal(std=10)", X, y, max_iter=1, snapshot_every=1)
     s = clf.history_["snapshots"][0]
-    p = engine.predict_output(engine.Params.from_layers(s["weights"], s["biases"]), X, "relu",
-                              "sigmoid")
+    p = engine.predict_output(
+        engine.Params.from_layers(s["weights"], s["biases"]), X, "relu", "sigmoid"
+    )
     assert np.isinf(losses.textbook_binary_cross_entropy(p, y[None, :])[0])
     assert np.isfinite(clf.loss_curve_[0])  # the stable loss from logits
 

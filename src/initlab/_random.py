@@ -55,7 +55,9 @@ def check_random_state(random_state: RandomState) -> np.random.Generator | np.ra
 
 def spawn(rng: np.random.Generator | np.random.RandomState, n: int) -> list[np.random.Generator]:
     """Draw ``n`` independent child generators from ``rng`` (one seed draw from ``rng``)."""
-    seeds = rng.integers(0, 2**63, size=n) if isinstance(rng, np.random.Generator) else (
-        rng.randint(0, 2**31 - 1, size=n)
+    seeds = (
+        rng.integers(0, 2**63, size=n)
+        if isinstance(rng, np.random.Generator)
+        else (rng.randint(0, 2**31 - 1, size=n))
     )
     return [np.random.default_rng(int(s)) for s in seeds]

@@ -74,7 +74,11 @@ def parse_spec(spec: str, *, what: str = "spec") -> tuple[str, dict[str, Any]]:
 
 
 def format_spec(name: str, params: dict[str, Any]) -> str:
-    """The inverse of :func:`parse_spec`: ``format_spec("normal", {"std": 10}) == "normal(std=10)"``."""
+    """The inverse of :func:`parse_spec`.
+
+    >>> format_spec("normal", {"std": 10})
+    'normal(std=10)'
+    """
     if not params:
         return name
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in params.items())})"

@@ -9,7 +9,9 @@ import numpy as np
 
 
 def _fail(owner: str, name: str, allowed: str, value: Any) -> ValueError:
-    return ValueError(f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead.")
+    return ValueError(
+        f"The {name!r} parameter of {owner} must be {allowed}. Got {value!r} instead."
+    )
 
 
 def check_number(

@@ -74,6 +74,8 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def _sigmoid_f(z: np.ndarray) -> np.ndarray:
     # The hot-path form: the engine already ignores exp's overflow (to 0) for the whole run.
     # In place, the same operations as 1.0 / (1.0 + np.exp(-z)), bit for bit.
+    if not isinstance(z, np.ndarray) or z.ndim == 0:
+        return 1.0 / (1.0 + np.exp(-z))
     e = np.negative(z)
     np.exp(e, out=e)
     e += 1.0

@@ -108,48 +108,108 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = command("train", "Train an MLP from one or more starts and compare them.")
     data = t.add_argument_group("data")
-    data.add_argument("--dataset", default="circles", choices=list_datasets(),
-                      help="named dataset (default: circles)")
-    data.add_argument("--data", metavar="CSV", help="a CSV file instead: feature columns, then the "
-                      "label column; a header row is skipped")
-    data.add_argument("--n-samples", type=_positive_int("--n-samples"), default=300,
-                      help="training samples of a generated dataset (default: 300)")
+    data.add_argument(
+        "--dataset",
+        default="circles",
+        choices=list_datasets(),
+        help="named dataset (default: circles)",
+    )
+    data.add_argument(
+        "--data",
+        metavar="CSV",
+        help="a CSV file instead: feature columns, then the label column; a header row is skipped",
+    )
+    data.add_argument(
+        "--n-samples",
+        type=_positive_int("--n-samples"),
+        default=300,
+        help="training samples of a generated dataset (default: 300)",
+    )
     data.add_argument("--noise", type=float, default=0.05, help="noise (default: 0.05)")
-    data.add_argument("--data-seed", type=int, default=1,
-                      help="random_state of the training data (default: 1, the course's)")
-    data.add_argument("--test-samples", type=int, default=100,
-                      help="test samples drawn afresh for a generated dataset (default: 100; 0: none)")
-    data.add_argument("--test-seed", type=int, default=2,
-                      help="random_state of the test data (default: 2, the course's)")
-    data.add_argument("--test-size", type=float, default=0.25,
-                      help="fraction held out for a fixed dataset or a CSV (default: 0.25)")
+    data.add_argument(
+        "--data-seed",
+        type=int,
+        default=1,
+        help="random_state of the training data (default: 1, the course's)",
+    )
+    data.add_argument(
+        "--test-samples",
+        type=int,
+        default=100,
+        help="test samples drawn afresh for a generated dataset (default: 100; 0: none)",
+    )
+    data.add_argument(
+        "--test-seed",
+        type=int,
+        default=2,
+        help="random_state of the test data (default: 2, the course's)",
+    )
+    data.add_argument(
+        "--test-size",
+        type=float,
+        default=0.25,
+        help="fraction held out for a fixed dataset or a CSV (default: 0.25)",
+    )
     net = t.add_argument_group("network")
-    net.add_argument("--hidden", type=_hidden, default=(10, 5),
-                     help="hidden layer sizes, comma-separated (default: 10,5)")
-    net.add_argument("--activation", default="relu",
-                     help=f"hidden activation: {', '.join(list_activations())} (default: relu)")
-    net.add_argument("--init", action="append", metavar="SPEC",
-                     help="weight initializer spec, repeat to compare (default: auto; see "
-                     "`initlab inits`)")
-    net.add_argument("--bias-init", default="auto", metavar="SPEC",
-                     help="bias initializer spec (default: auto, the scheme's own rule)")
+    net.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=(10, 5),
+        help="hidden layer sizes, comma-separated (default: 10,5)",
+    )
+    net.add_argument(
+        "--activation",
+        default="relu",
+        help=f"hidden activation: {', '.join(list_activations())} (default: relu)",
+    )
+    net.add_argument(
+        "--init",
+        action="append",
+        metavar="SPEC",
+        help="weight initializer spec, repeat to compare (default: auto; see `initlab inits`)",
+    )
+    net.add_argument(
+        "--bias-init",
+        default="auto",
+        metavar="SPEC",
+        help="bias initializer spec (default: auto, the scheme's own rule)",
+    )
     opt = t.add_argument_group("training")
-    opt.add_argument("--solver", default="gd", choices=["gd", "sgd", "adam"],
-                     help="optimizer (default: gd)")
-    opt.add_argument("--learning-rate", type=_positive_float("--learning-rate"), default=0.01,
-                     help="learning rate > 0 (default: 0.01)")
-    opt.add_argument("--iterations", type=_positive_int("--iterations"), default=15000,
-                     help="iterations, or epochs with --batch-size (default: 15000)")
-    opt.add_argument("--batch-size", type=_positive_int("--batch-size"), default=None,
-                     help="mini-batch size (default: full batch)")
-    opt.add_argument("--seed", type=int, default=3,
-                     help="random_state of the start (default: 3, the course's)")
+    opt.add_argument(
+        "--solver", default="gd", choices=["gd", "sgd", "adam"], help="optimizer (default: gd)"
+    )
+    opt.add_argument(
+        "--learning-rate",
+        type=_positive_float("--learning-rate"),
+        default=0.01,
+        help="learning rate > 0 (default: 0.01)",
+    )
+    opt.add_argument(
+        "--iterations",
+        type=_positive_int("--iterations"),
+        default=15000,
+        help="iterations, or epochs with --batch-size (default: 15000)",
+    )
+    opt.add_argument(
+        "--batch-size",
+        type=_positive_int("--batch-size"),
+        default=None,
+        help="mini-batch size (default: full batch)",
+    )
+    opt.add_argument(
+        "--seed", type=int, default=3, help="random_state of the start (default: 3, the course's)"
+    )
     opt.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     out = t.add_argument_group("output")
-    out.add_argument("--print-every", type=_positive_int("--print-every"), default=1000,
-                     help="report the cost every this many iterations (default: 1000)")
-    out.add_argument("--out", metavar="DIR", help="write cost curves, decision boundaries and "
-                     "results.json here")
+    out.add_argument(
+        "--print-every",
+        type=_positive_int("--print-every"),
+        default=1000,
+        help="report the cost every this many iterations (default: 1000)",
+    )
+    out.add_argument(
+        "--out", metavar="DIR", help="write cost curves, decision boundaries and results.json here"
+    )
     out.add_argument("--json", action="store_true", help="print the results as JSON")
     t.set_defaults(func=cmd_train)
 
@@ -158,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_inits)
 
     g = command("gain", "The recommended gain of an activation.")
-    g.add_argument("activation", help="activation name or spec, such as tanh or "
-                   "'leaky_relu(slope=0.2)'")
+    g.add_argument(
+        "activation", help="activation name or spec, such as tanh or 'leaky_relu(slope=0.2)'"
+    )
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.set_defaults(func=cmd_gain)
     return parser
@@ -209,8 +270,12 @@ def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, Any]:
 
     if args.data:
         X, y = _read_csv(args.data)
-        return tuple(train_test_split(X, y, test_size=args.test_size, random_state=args.data_seed,
-                                      stratify=y)[i] for i in (0, 2, 1, 3))
+        return tuple(
+            train_test_split(
+                X, y, test_size=args.test_size, random_state=args.data_seed, stratify=y
+            )[i]
+            for i in (0, 2, 1, 3)
+        )
     params = inspect.signature(DATASETS[args.dataset]).parameters
     kwargs = {}
     if "n_samples" in params:
@@ -219,8 +284,9 @@ def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, Any]:
         kwargs["noise"] = args.noise
     if "random_state" not in params:
         X, y = load_dataset(args.dataset, **kwargs)
-        X, Xt, y, yt = train_test_split(X, y, test_size=args.test_size,
-                                        random_state=args.data_seed, stratify=y)
+        X, Xt, y, yt = train_test_split(
+            X, y, test_size=args.test_size, random_state=args.data_seed, stratify=y
+        )
         return X, y, Xt, yt
     X, y = load_dataset(args.dataset, random_state=args.data_seed, **kwargs)
     if args.test_samples <= 0:
@@ -230,7 +296,7 @@ def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, Any]:
     return X, y, Xt, yt
 
 
-def _fit_one(args, init: str, X, y, progress) -> Any:
+def _model(args, init: str) -> Any:
     from .models import MLPClassifier
 
     clf = MLPClassifier(
@@ -246,7 +312,11 @@ def _fit_one(args, init: str, X, y, progress) -> Any:
         dtype=args.dtype,
     )
     clf._check_params()  # bad specs fail before any work, as one line
-    task = progress.add_task(f"init={init}", total=args.iterations) if progress else None
+    return clf
+
+
+def _fit(args, clf: Any, X, y, progress) -> Any:
+    task = progress.add_task(f"init={clf.init}", total=args.iterations) if progress else None
     step = max(1, args.iterations // 200)
 
     def callback(it: int, loss: np.ndarray) -> None:
@@ -280,31 +350,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     progress = None
     if not args.json:
-        progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
-                            console=err, transient=True)
-    models = []
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+    models = [_model(args, init) for init in inits]
     if progress:
         with progress:
-            models = [_fit_one(args, init, X, y, progress) for init in inits]
+            models = [_fit(args, clf, X, y, progress) for clf in models]
     else:
-        models = [_fit_one(args, init, X, y, None) for init in inits]
+        models = [_fit(args, clf, X, y, None) for clf in models]
 
     results = []
     for init, clf in zip(inits, models):
         curve = clf.loss_curve_
         checkpoints = list(range(0, len(curve), args.print_every))
-        results.append({
-            "init": init,
-            "init_used": clf.init_used_,
-            "cost": {str(i): _number(curve[i]) for i in checkpoints},
-            "final_cost": _number(curve[-1]),
-            "train_accuracy": float(clf.score(X, y)),
-            "test_accuracy": float(clf.score(Xt, yt)) if Xt is not None else None,
-            "diverged": bool(clf.diverged_),
-            "diverged_at": clf.history_["diverged_at"],
-            "iterations": int(clf.n_iter_),
-        })
+        results.append(
+            {
+                "init": init,
+                "init_used": clf.init_used_,
+                "cost": {str(i): _number(curve[i]) for i in checkpoints},
+                "final_cost": _number(curve[-1]),
+                "train_accuracy": float(clf.score(X, y)),
+                "test_accuracy": float(clf.score(Xt, yt)) if Xt is not None else None,
+                "diverged": bool(clf.diverged_),
+                "diverged_at": clf.history_["diverged_at"],
+                "iterations": int(clf.n_iter_),
+            }
+        )
     summary = {
         "dataset": args.data or args.dataset,
         "n_train": len(X),
@@ -323,9 +400,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
 
     out = Console()
-    out.print(f"[bold]{summary['dataset']}[/]: {len(X)} training and {summary['n_test']} test "
-              f"samples; layers {[X.shape[1], *args.hidden, 'out']}, {args.activation}, "
-              f"{args.solver} with learning rate {args.learning_rate:g}")
+    out.print(
+        f"[bold]{summary['dataset']}[/]: {len(X)} training and {summary['n_test']} test "
+        f"samples; layers {[X.shape[1], *args.hidden, 'out']}, {args.activation}, "
+        f"{args.solver} with learning rate {args.learning_rate:g}"
+    )
     costs = Table(title="Cost (cross-entropy) during training", title_justify="left")
     costs.add_column("iteration", justify="right")
     for r in results:
@@ -370,12 +449,20 @@ def _write_outputs(folder: Path, inits, models, X, y, Xt, yt, summary) -> list[s
     from . import plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = [plots.save(plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)}),
-                        folder / "cost.png")]
+    files = [
+        plots.save(
+            plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)}),
+            folder / "cost.png",
+        )
+    ]
     if X.shape[1] == 2:
         for init, clf in zip(inits, models):
             fig = plots.decision_boundary(
-                clf, X, y, X_test=Xt, y_test=yt,
+                clf,
+                X,
+                y,
+                X_test=Xt,
+                y_test=yt,
                 title=f"init={init}: train {clf.score(X, y):.3f}"
                 + (f", test {clf.score(Xt, yt):.3f}" if Xt is not None else ""),
             )
@@ -399,8 +486,11 @@ def cmd_inits(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    table = Table(title="initlab initializers (use any name or alias as a spec: "
-                  "normal(std=0.1), he_normal(mode=fan_out))", title_justify="left")
+    table = Table(
+        title="initlab initializers (use any name or alias as a spec: "
+        "normal(std=0.1), he_normal(mode=fan_out))",
+        title_justify="left",
+    )
     for col in ("name", "aliases", "parameters", "formula", "reference"):
         table.add_column(col, overflow="fold")
     for r in rows:

@@ -22,6 +22,7 @@ marked diverged at that iteration, keeps its last finite parameters, and the oth
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,7 +164,7 @@ def init_params(
         rng = check_random_state(random_state)
         rngs = [rng] * int(K)
     dtype = np.dtype(dtype)
-    weights = [np.empty((len(rngs), o, i), dtype) for i, o in zip(sizes[:-1], sizes[1:])]
+    weights = [np.empty((len(rngs), o, i), dtype) for i, o in itertools.pairwise(sizes)]
     biases = [np.zeros((len(rngs), o), dtype) for o in sizes[1:]]
     for k, rng in enumerate(rngs):
         for l, (w_init, b_spec) in enumerate(zip(inits, bias_specs)):
@@ -573,7 +574,7 @@ def train(
 
 def _views(template: Params, flat: np.ndarray) -> Params:
     """Per-layer views into ``flat`` (K, P), in the order weights then biases."""
-    K, views, offset = flat.shape[0], [], 0
+    views, offset = [], 0
     for a in (*template.weights, *template.biases):
         size = a[0].size
         views.append(flat[:, offset : offset + size].reshape(a.shape))

@@ -141,7 +141,9 @@ def loss_and_grad(
     if loss in ("binary_cross_entropy", "cross_entropy"):
         dz = out - y
         dz *= 1.0 / m  # the same product as (1.0 / m) * (out - y), without a temporary
-        value = binary_cross_entropy(z, y) if loss == "binary_cross_entropy" else cross_entropy(z, y)
+        value = (
+            binary_cross_entropy(z, y) if loss == "binary_cross_entropy" else cross_entropy(z, y)
+        )
         return value, dz, out
     # squared error: dL/dout = (out - y) / m, then the output's Jacobian.
     g = 1.0 / m * (out - y)

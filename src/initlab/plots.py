@@ -63,12 +63,30 @@ def decision_boundary(
         levels = np.arange(len(classes) - 1) + 0.5
         ax.contour(G0, G1, idx, levels=levels, colors="k", linewidths=0.8)
     ycode = np.searchsorted(np.asarray(classes), y)
-    ax.scatter(X[:, 0], X[:, 1], c=ycode, cmap=_POINTS, vmin=0, vmax=_POINTS.N - 1, s=14,
-               edgecolors="k", linewidths=0.3, label="train")
+    ax.scatter(
+        X[:, 0],
+        X[:, 1],
+        c=ycode,
+        cmap=_POINTS,
+        vmin=0,
+        vmax=_POINTS.N - 1,
+        s=14,
+        edgecolors="k",
+        linewidths=0.3,
+        label="train",
+    )
     if X_test is not None and y_test is not None:
         tcode = np.searchsorted(np.asarray(classes), y_test)
-        ax.scatter(X_test[:, 0], X_test[:, 1], facecolors="none", s=22, marker="s",
-                   edgecolors=_POINTS(tcode), linewidths=0.9, label="test")
+        ax.scatter(
+            X_test[:, 0],
+            X_test[:, 1],
+            facecolors="none",
+            s=22,
+            marker="s",
+            edgecolors=_POINTS(tcode),
+            linewidths=0.9,
+            label="test",
+        )
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlim(g0[0], g0[-1])
     ax.set_ylim(g1[0], g1[-1])

@@ -47,8 +47,9 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         check_number(owner, "beta_1", self.beta_1, low=0, high=1, high_open=True)
         check_number(owner, "beta_2", self.beta_2, low=0, high=1, high_open=True)
         check_number(owner, "epsilon", self.epsilon, low=0, low_open=True)
-        check_number(owner, "snapshot_every", self.snapshot_every, integer=True, low=1,
-                     allow_none=True)
+        check_number(
+            owner, "snapshot_every", self.snapshot_every, integer=True, low=1, allow_none=True
+        )
         activation = check_spec(owner, "activation", self._activation_spec(), get_activation)
         n_layers = len(self._hidden_sizes()) + 1
         inits = engine._per_layer(self.init, n_layers, "init")
@@ -206,7 +207,7 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
             return self.classes_[(proba[:, 1] > 0.5).astype(int)]
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def __sklearn_tags__(self):  # noqa: D105
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags

@@ -135,9 +135,7 @@ class MLPClassifier(_NetworkClassifier):
         except TypeError:
             sizes = (sizes,)
         for s in sizes:
-            check_number(
-                "MLPClassifier", "hidden_layer_sizes", s, integer=True, low=1
-            )
+            check_number("MLPClassifier", "hidden_layer_sizes", s, integer=True, low=1)
         return tuple(int(s) for s in sizes)
 
     def _activation_spec(self) -> str:

@@ -125,7 +125,7 @@ class Perceptron(ClassifierMixin, BaseEstimator):
         positive = self.decision_function(X) >= 0.0
         return self.classes_[positive.astype(int)]
 
-    def __sklearn_tags__(self):  # noqa: D105
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
