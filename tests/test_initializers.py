@@ -746,16 +746,16 @@ def test_auto_initializer_unknown():
             "Unknown parameter 'sd' for init 'normal' in 'normal(sd=1)'. "
             "Valid parameters: std, mean.",
         ),
-        ("normal(std=-1)", "The 'std' parameter of normal must be >= 0. Got -1 instead."),
+        ("normal(std=-1)", "The 'std' parameter of normal must be a float >= 0. Got -1 instead."),
         (
             "normal(std='big')",
-            "The 'std' parameter of normal must be a finite real number. Got 'big' instead.",
+            "The 'std' parameter of normal must be a float >= 0. Got 'big' instead.",
         ),
         (
             "sparse(sparsity=1.0)",
-            "The 'sparsity' parameter of sparse must be in [0, 1). Got 1.0 instead.",
+            "The 'sparsity' parameter of sparse must be a float in [0, 1). Got 1.0 instead.",
         ),
-        ("sparse(sparsity=-0.1)", "The 'sparsity' parameter of sparse must be in [0, 1)."),
+        ("sparse(sparsity=-0.1)", "The 'sparsity' parameter of sparse must be a float in [0, 1)."),
         (
             "variance_scaling(mode=fan_mean)",
             "The 'mode' parameter of variance_scaling must be "
@@ -766,7 +766,10 @@ def test_auto_initializer_unknown():
             "The 'distribution' parameter of "
             "variance_scaling must be one of 'normal', 'truncated_normal', 'uniform'.",
         ),
-        ("variance_scaling(scale=0)", "The 'scale' parameter of variance_scaling must be > 0."),
+        (
+            "variance_scaling(scale=0)",
+            "The 'scale' parameter of variance_scaling must be a float > 0.",
+        ),
         (
             "he_normal(nonlinearity=relu7)",
             "The 'nonlinearity' parameter of he_normal must be one of ",
@@ -778,16 +781,16 @@ def test_auto_initializer_unknown():
         ),
         (
             "glorot_uniform(gain=0)",
-            "The 'gain' parameter of glorot_uniform must be > 0. Got 0 instead.",
+            "The 'gain' parameter of glorot_uniform must be a float > 0. Got 0 instead.",
         ),
-        ("orthogonal(gain=-1)", "The 'gain' parameter of orthogonal must be > 0."),
-        ("identity(gain=0)", "The 'gain' parameter of identity must be > 0."),
+        ("orthogonal(gain=-1)", "The 'gain' parameter of orthogonal must be a float > 0."),
+        ("identity(gain=0)", "The 'gain' parameter of identity must be a float > 0."),
         (
             "uniform(low=1, high=0)",
             "The 'high' parameter of uniform must be > low = 1. Got 0 instead.",
         ),
         ("truncated_normal(a=1, b=1)", "The 'b' parameter of truncated_normal must be > a = 1."),
-        ("lsuv(tol=0)", "The 'tol' parameter of lsuv must be > 0. Got 0 instead."),
+        ("lsuv(tol=0)", "The 'tol' parameter of lsuv must be a float > 0. Got 0 instead."),
         ("lsuv(max_iter=2.5)", "The 'max_iter' parameter of lsuv must be an int >= 1."),
         (
             "sklearn_mlp(activation=softmax)",

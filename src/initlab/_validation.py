@@ -26,26 +26,33 @@ def check_number(
     high_open: bool = False,
     allow_none: bool = False,
 ) -> Any:
-    """Check a numeric parameter against its interval; return it unchanged."""
+    """Check a numeric parameter against its interval; return it as a plain Python number.
+
+    >>> check_number("normal", "std", -1, low=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'std' parameter of normal must be a float >= 0. Got -1 instead.
+    """
     if value is None and allow_none:
         return value
-    kind = "an int" if integer else "a float"
-    parts = []
-    if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
-    if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
-    allowed = f"{kind}{' ' + ' and '.join(parts) if parts else ''}"
-    if allow_none:
-        allowed += " or None"
+    if low is not None and high is not None:
+        rule = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        rule = f" {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        rule = f" {'<' if high_open else '<='} {high:g}"
+    else:
+        rule = ""
+    allowed = f"{'an int' if integer else 'a float'}{rule}{' or None' if allow_none else ''}"
     numeric = numbers.Integral if integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, numeric) or not np.isfinite(value):
         raise _fail(owner, name, allowed, value)
-    if low is not None and (value < low or (low_open and value == low)):
+    if (low is not None and (value < low or (low_open and value == low))) or (
+        high is not None and (value > high or (high_open and value == high))
+    ):
         raise _fail(owner, name, allowed, value)
-    if high is not None and (value > high or (high_open and value == high)):
-        raise _fail(owner, name, allowed, value)
-    return value
+    # A NumPy scalar becomes a Python number, so that spec strings stay Python literals.
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_option(owner: str, name: str, value: Any, options: tuple[str, ...]) -> str:

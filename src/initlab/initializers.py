@@ -57,7 +57,6 @@ import copyreg
 import functools
 import inspect
 import math
-import numbers
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -67,6 +66,7 @@ from scipy.linalg import hadamard
 from scipy.special import ndtr, ndtri
 
 from ._spec import Registry, format_spec, parse_spec
+from ._validation import check_number, check_option
 from .activations import ACTIVATIONS, Activation, get_activation
 
 __all__ = [
@@ -120,60 +120,6 @@ TRUNCATED_NORMAL_STD = 0.87962566103423978
 # --------------------------------------------------------------------------------------------
 # Checks shared by every scheme
 # --------------------------------------------------------------------------------------------
-
-
-def _check_real(
-    value: Any,
-    param: str,
-    scheme: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a plain Python number, or ValueError in the house style."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(float(value))
-    ):
-        raise ValueError(
-            f"The {param!r} parameter of {scheme} must be a finite real number. "
-            f"Got {value!r} instead."
-        )
-    if isinstance(value, np.generic):
-        value = value.item()  # so that the spec string stays a Python literal
-    too_low = low is not None and (value < low or (low_open and value == low))
-    too_high = high is not None and (value > high or (high_open and value == high))
-    if too_low or too_high:
-        if low is not None and high is not None:
-            rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        elif low is not None:
-            rule = f"{'>' if low_open else '>='} {low:g}"
-        else:
-            rule = f"{'<' if high_open else '<='} {high:g}"
-        raise ValueError(
-            f"The {param!r} parameter of {scheme} must be {rule}. Got {value!r} instead."
-        )
-    return value
-
-
-def _check_int(value: Any, param: str, scheme: str, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(
-            f"The {param!r} parameter of {scheme} must be an int >= {low}. Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_choice(value: Any, param: str, scheme: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(
-            f"The {param!r} parameter of {scheme} must be one of {valid}. Got {value!r} instead."
-        )
-    return value
 
 
 def _check_shape(shape: Any) -> Shape:
@@ -333,7 +279,7 @@ class Initializer:
         self.data_dependent = bool(data_dependent)
         self._sample = sample
         self._fn: Callable[..., Any] | None = None
-        self._bias = _check_choice(bias, "bias", "Initializer", ("scheme", "zeros"))
+        self._bias = check_option("Initializer", "bias", bias, ("scheme", "zeros"))
         self._defaults = dict(defaults or {})
         self._from_spec = False  # True when a registered factory built it from its spec
 
@@ -594,7 +540,7 @@ def constant(value: float = 0.0) -> Initializer:
     >>> constant(0.5)(np.random.default_rng(0), (2,)).tolist()
     [0.5, 0.5]
     """
-    value = _check_real(value, "value", "constant")
+    value = check_number("constant", "value", value)
     return _make(
         constant, lambda rng, shape, fi, fo: np.full(shape, float(value)), {"value": value}
     )
@@ -635,8 +581,8 @@ def uniform(low: float = -0.05, high: float = 0.05) -> Initializer:
     >>> bool(W.min() >= -0.05 and W.max() < 0.05)
     True
     """
-    low = _check_real(low, "low", "uniform")
-    high = _check_real(high, "high", "uniform")
+    low = check_number("uniform", "low", low)
+    high = check_number("uniform", "high", high)
     if not high > low:
         raise ValueError(
             f"The 'high' parameter of uniform must be > low = {low!r}. Got {high!r} instead."
@@ -680,8 +626,8 @@ def normal(std: float = 1.0, mean: float = 0.0) -> Initializer:
     >>> bool(np.array_equal(W, np.random.RandomState(1).randn(2, 2) * 10))
     True
     """
-    std = _check_real(std, "std", "normal", low=0)
-    mean = _check_real(mean, "mean", "normal")
+    std = check_number("normal", "std", std, low=0)
+    mean = check_number("normal", "mean", mean)
 
     def sample(rng: Generator, shape: Shape, fan_in: float, fan_out: float) -> np.ndarray:
         W = rng.standard_normal(shape) * std
@@ -733,10 +679,10 @@ def truncated_normal(
     >>> bool(W.min() >= -0.5 and W.max() <= 0.5)
     True
     """
-    mean = _check_real(mean, "mean", "truncated_normal")
-    std = _check_real(std, "std", "truncated_normal", low=0)
-    a = _check_real(a, "a", "truncated_normal")
-    b = _check_real(b, "b", "truncated_normal")
+    mean = check_number("truncated_normal", "mean", mean)
+    std = check_number("truncated_normal", "std", std, low=0)
+    a = check_number("truncated_normal", "a", a)
+    b = check_number("truncated_normal", "b", b)
     if not b > a:
         raise ValueError(
             f"The 'b' parameter of truncated_normal must be > a = {a!r}. Got {b!r} instead."
@@ -827,9 +773,9 @@ def variance_scaling(
     >>> bool(np.abs(W).max() <= np.sqrt(3 * 2 / 4))
     True
     """
-    scale = _check_real(scale, "scale", "variance_scaling", low=0, low_open=True)
-    mode = _check_choice(mode, "mode", "variance_scaling", _MODES)
-    distribution = _check_choice(distribution, "distribution", "variance_scaling", _DISTRIBUTIONS)
+    scale = check_number("variance_scaling", "scale", scale, low=0, low_open=True)
+    mode = check_option("variance_scaling", "mode", mode, _MODES)
+    distribution = check_option("variance_scaling", "distribution", distribution, _DISTRIBUTIONS)
     return _make(
         variance_scaling,
         _variance_scaling_sampler(scale, mode, distribution),
@@ -838,7 +784,7 @@ def variance_scaling(
 
 
 def _glorot(factory: Callable[..., Initializer], gain: float, distribution: str) -> Initializer:
-    gain = _check_real(gain, "gain", factory.__name__, low=0, low_open=True)
+    gain = check_number(factory.__name__, "gain", gain, low=0, low_open=True)
     sample = _variance_scaling_sampler(gain * gain, "fan_avg", distribution)
     return _make(factory, sample, {"gain": gain})
 
@@ -918,8 +864,8 @@ _HE_MODES = ("fan_in", "fan_out")
 
 def _he(factory: Callable[..., Initializer], a: float, mode: str, nonlinearity: Any, dist: str):
     scheme = factory.__name__
-    a = _check_real(a, "a", scheme)
-    mode = _check_choice(mode, "mode", scheme, _HE_MODES)
+    a = check_number(scheme, "a", a)
+    mode = check_option(scheme, "mode", mode, _HE_MODES)
     act = _resolve_nonlinearity(nonlinearity, "nonlinearity", scheme)
     if act.name == "relu":
         scale = 2.0
@@ -1137,7 +1083,7 @@ def orthogonal(gain: float = 1.0) -> Initializer:
     >>> bool(np.allclose(W.T @ W, np.eye(3)))
     True
     """
-    gain = _check_real(gain, "gain", "orthogonal", low=0, low_open=True)
+    gain = check_number("orthogonal", "gain", gain, low=0, low_open=True)
     return _make(orthogonal, _orthogonal_sampler(gain, "orthogonal"), {"gain": gain}, bias="zeros")
 
 
@@ -1177,7 +1123,7 @@ def identity(gain: float = 1.0) -> Initializer:
     >>> identity()(np.random.default_rng(0), (2, 3)).tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
-    gain = _check_real(gain, "gain", "identity", low=0, low_open=True)
+    gain = check_number("identity", "gain", gain, low=0, low_open=True)
 
     def sample(rng: Generator, shape: Shape, fan_in: float, fan_out: float) -> np.ndarray:
         _require_ndim("identity", shape, exact=2)
@@ -1220,8 +1166,8 @@ def sparse(sparsity: float = 0.1, std: float = 0.01) -> Initializer:
     >>> (W == 0).sum(axis=0).tolist()
     [2, 2, 2]
     """
-    sparsity = _check_real(sparsity, "sparsity", "sparse", low=0, high=1, high_open=True)
-    std = _check_real(std, "std", "sparse", low=0)
+    sparsity = check_number("sparse", "sparsity", sparsity, low=0, high=1, high_open=True)
+    std = check_number("sparse", "std", std, low=0)
 
     def sample(rng: Generator, shape: Shape, fan_in: float, fan_out: float) -> np.ndarray:
         _require_ndim("sparse", shape, exact=2)
@@ -1514,8 +1460,8 @@ def lsuv(tol: float = 0.1, max_iter: int = 10) -> Initializer:
     >>> init.data_dependent, init.params
     (True, {'tol': 0.05, 'max_iter': 10})
     """
-    tol = _check_real(tol, "tol", "lsuv", low=0, low_open=True)
-    max_iter = _check_int(max_iter, "max_iter", "lsuv", low=1)
+    tol = check_number("lsuv", "tol", tol, low=0, low_open=True)
+    max_iter = check_number("lsuv", "max_iter", max_iter, integer=True, low=1)
     return _make(
         lsuv, _orthogonal_sampler(1.0, "lsuv"), {"tol": tol, "max_iter": max_iter}, bias="zeros"
     )
@@ -1562,7 +1508,7 @@ def get_initializer(spec: str | Initializer | Callable[..., Any]) -> Initializer
     >>> get_initializer("normal(std=-1)")
     Traceback (most recent call last):
         ...
-    ValueError: The 'std' parameter of normal must be >= 0. Got -1 instead.
+    ValueError: The 'std' parameter of normal must be a float >= 0. Got -1 instead.
     """
     if isinstance(spec, Initializer):
         return spec
@@ -1837,7 +1783,7 @@ def calculate_gain(nonlinearity: str | Activation, param: float | None = None) -
                     "The 'param' parameter of calculate_gain must be None when the "
                     f"nonlinearity spec {act.spec!r} gives its slope. Got {param!r} instead."
                 )
-            slope = _check_real(param, "param", "calculate_gain")
+            slope = check_number("calculate_gain", "param", param)
         return math.sqrt(2.0 / (1 + slope**2))
     if act.name == "selu":
         return 3.0 / 4  # PyTorch's empirical value (pytorch/pytorch#50664)
