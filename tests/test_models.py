@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -177,3 +179,26 @@ def test_unfitted_model_warns_nothing_and_fit_returns_self():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert clf.fit(X, y) is clf
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(4, 40),
+    k=st.integers(-10, 6),
+    separable=st.booleans(),
+)
+def test_zero_start_perceptron_is_blind_to_eta_bit_for_bit(seed, n, k, separable):
+    # From w = 0 every update is eta times an integer combination of samples, so w / eta is the
+    # same vector whatever eta; with eta a power of two that holds in floating point exactly.
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    y = (X @ [1.0, -2.0, 0.5] > 0).astype(int) if separable else rng.integers(0, 2, n)
+    if len(np.unique(y)) < 2:
+        y[0] = 1 - y[0]
+    ref = Perceptron(eta=1.0, init="zeros").fit(X, y)
+    eta = 2.0**k
+    clf = Perceptron(eta=eta, init="zeros").fit(X, y)
+    assert clf.errors_ == ref.errors_
+    assert np.array_equal(clf.coef_ / eta, ref.coef_)
+    assert np.array_equal(clf.predict(X), ref.predict(X))

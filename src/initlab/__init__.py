@@ -6,6 +6,7 @@ The public API, re-exported from the modules that define it.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import activations, datasets, engine, initializers, losses
+from ._random import check_random_state
 from .activations import get_activation, list_activations
 from .datasets import list_datasets, load_dataset
 from .initializers import (
@@ -29,6 +30,7 @@ __all__ = [
     "__version__",
     "activations",
     "calculate_gain",
+    "check_random_state",
     "datasets",
     "engine",
     "get_activation",
