@@ -5,10 +5,11 @@ The public API, re-exported from the modules that define it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import activations, datasets, engine, initializers, losses
+from . import activations, datasets, diagnostics, engine, initializers, losses
 from ._random import check_random_state
 from .activations import get_activation, list_activations
 from .datasets import list_datasets, load_dataset
+from .diagnostics import Diagnosis, collapse, diagnose
 from .initializers import (
     calculate_gain,
     get_initializer,
@@ -23,6 +24,7 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "Diagnosis",
     "DivergedWarning",
     "LogisticRegression",
     "MLPClassifier",
@@ -31,7 +33,10 @@ __all__ = [
     "activations",
     "calculate_gain",
     "check_random_state",
+    "collapse",
     "datasets",
+    "diagnose",
+    "diagnostics",
     "engine",
     "get_activation",
     "get_initializer",

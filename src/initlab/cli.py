@@ -16,6 +16,11 @@ from typing import Any
 import numpy as np
 
 EXAMPLES = {
+    "check": """examples:
+  initlab check --init zeros                      why the course's zero start cannot learn
+  initlab check --hidden 64,64,64 --activation tanh --init "normal(std=0.01)"
+  initlab check model.py:make_model --input-shape 64,3,32,32 --json
+exit status: 0 healthy, 1 not healthy (so it can gate a training script), 2 bad input""",
     "train": """examples:
   initlab train                                   the course's circles experiment, He start
   initlab train --init zeros --init "normal(std=10)" --init he_normal --out runs/
@@ -84,34 +89,13 @@ def _positive_int(name: str):
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .activations import list_activations
-    from .datasets import list_datasets
-
-    parser = _Parser(
-        prog="initlab",
-        description="Show, measure and fix how a neural network's starting weights decide "
-        "whether it learns.",
-    )
-    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
-            name,
-            help=help,
-            description=help,
-            epilog=EXAMPLES.get(name),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-
-    t = command("train", "Train an MLP from one or more starts and compare them.")
-    data = t.add_argument_group("data")
+def _model_options(p: argparse.ArgumentParser, datasets: list[str], activations: list[str]) -> None:
+    """The data, network and training options that ``train`` and ``check`` share."""
+    data = p.add_argument_group("data")
     data.add_argument(
         "--dataset",
         default="circles",
-        choices=list_datasets(),
+        choices=datasets,
         help="named dataset (default: circles)",
     )
     data.add_argument(
@@ -150,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.25,
         help="fraction held out for a fixed dataset or a CSV (default: 0.25)",
     )
-    net = t.add_argument_group("network")
+    net = p.add_argument_group("network")
     net.add_argument(
         "--hidden",
         type=_hidden,
@@ -160,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument(
         "--activation",
         default="relu",
-        help=f"hidden activation: {', '.join(list_activations())} (default: relu)",
+        help=f"hidden activation: {', '.join(activations)} (default: relu)",
     )
     net.add_argument(
         "--init",
@@ -174,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="bias initializer spec (default: auto, the scheme's own rule)",
     )
-    opt = t.add_argument_group("training")
+    opt = p.add_argument_group("training")
     opt.add_argument(
         "--solver", default="gd", choices=["gd", "sgd", "adam"], help="optimizer (default: gd)"
     )
@@ -200,6 +184,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=3, help="random_state of the start (default: 3, the course's)"
     )
     opt.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .activations import list_activations
+    from .datasets import list_datasets
+
+    parser = _Parser(
+        prog="initlab",
+        description="Show, measure and fix how a neural network's starting weights decide "
+        "whether it learns.",
+    )
+    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=EXAMPLES.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    t = command("train", "Train an MLP from one or more starts and compare them.")
+    _model_options(t, list_datasets(), list_activations())
     out = t.add_argument_group("output")
     out.add_argument(
         "--print-every",
@@ -212,6 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--json", action="store_true", help="print the results as JSON")
     t.set_defaults(func=cmd_train)
+
+    c = command("check", "Diagnose a network's start before training it.")
+    c.add_argument(
+        "model",
+        nargs="?",
+        metavar="FILE.py:FACTORY",
+        help="a PyTorch model: a Python file and a function in it that returns the nn.Module; "
+        "without it, the initlab network the options below describe",
+    )
+    c.add_argument(
+        "--input-shape",
+        metavar="N,C,...",
+        help="shape of the example input for a PyTorch model, batch first, such as 64,3,32,32",
+    )
+    _model_options(c, list_datasets(), list_activations())
+    c.add_argument("--atol", type=float, default=0.0, help="tolerance for equal units (default 0)")
+    c.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
+    c.set_defaults(func=cmd_check)
 
     i = command("inits", "List the initializer catalogue.")
     i.add_argument("--json", action="store_true", help="print the catalogue as JSON")
@@ -471,6 +499,100 @@ def _write_outputs(folder: Path, inits, models, X, y, Xt, yt, summary) -> list[s
     names = [str(f) for f in files] + [str(results)]
     results.write_text(json.dumps({**summary, "files": names}, indent=2))
     return names
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def _shape(text: str | None) -> tuple[int, ...]:
+    if not text:
+        raise UsageError(
+            "--input-shape is needed for a PyTorch model, such as --input-shape 64,10."
+        )
+    try:
+        shape = tuple(int(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(v < 1 for v in shape):
+        raise UsageError(
+            f"--input-shape must be positive integers separated by commas, batch first, such as "
+            f"64,3,32,32. Got {text!r}."
+        )
+    return shape
+
+
+def _load_factory(target: str) -> Any:
+    import importlib.util
+
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise UsageError(f"the model must be given as FILE.py:FACTORY. Got {target!r}.")
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"no such file {path!r} (the model is given as FILE.py:FACTORY).")
+    spec = importlib.util.spec_from_file_location(f"_initlab_check_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: report whatever it raised, on one line
+        raise UsageError(f"{path!r} failed to import: {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        found = [k for k, v in vars(module).items() if callable(v) and not k.startswith("_")]
+        raise UsageError(
+            f"{path!r} has no function {name!r}. Callables in it: {', '.join(found) or 'none'}."
+        )
+    return factory
+
+
+def _check_torch(args: argparse.Namespace) -> list[Any]:
+    shape = _shape(args.input_shape)
+    factory = _load_factory(args.model)
+    try:
+        import torch
+
+        from .torch import check
+    except ImportError:
+        raise UsageError(
+            "checking a PyTorch model needs PyTorch: pip install 'initlab[torch]'"
+        ) from None
+    try:
+        module = factory()
+    except Exception as exc:
+        raise UsageError(f"{args.model} raised {type(exc).__name__}: {exc}") from None
+    if not isinstance(module, torch.nn.Module):
+        raise UsageError(
+            f"{args.model} must return a torch.nn.Module. Got {type(module).__name__}."
+        )
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(args.seed))
+    try:
+        return [check(module, x, atol=args.atol)]
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--input-shape {shape} does not fit the model: {first}") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .diagnostics import diagnose
+
+    if args.model:
+        diagnoses = _check_torch(args)
+    else:
+        if args.input_shape:
+            raise UsageError("--input-shape goes with a PyTorch model (FILE.py:FACTORY).")
+        X, y, _, _ = _load(args)
+        models = [_model(args, init) for init in (args.init or ["auto"])]
+        diagnoses = [diagnose(clf, X, y, atol=args.atol) for clf in models]
+    if args.json:
+        data = [d.to_dict() for d in diagnoses]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+    else:
+        console = Console()
+        for d in diagnoses:
+            console.print(d)
+    return 0 if all(d.healthy for d in diagnoses) else 1
 
 
 # --- inits and gain ---------------------------------------------------------------------------

@@ -41,12 +41,14 @@ __all__ = [
     "TrainResult",
     "backward",
     "forward",
+    "has_equal_units",
     "init_params",
     "logits",
     "lsuv",
     "predict_output",
     "resolve_initializer",
     "train",
+    "unit_signatures",
 ]
 
 SOLVERS = ("gd", "sgd", "adam")
@@ -181,20 +183,68 @@ def init_params(
 # --- forward and backward -------------------------------------------------------------------
 
 
+# --- matrix products ---------------------------------------------------------------------------
+#
+# A BLAS matrix product sums each output element in an order that depends on where the element
+# falls in the kernel's blocks: two equal rows of W can give two rows of W a that differ in the
+# last bit (seen here with OpenBLAS for odd numbers of rows). Equal units would then drift apart
+# by rounding, which exact arithmetic never does. einsum's own loops sum every element in the same
+# order, so equal units stay equal bit for bit; it is slower, and used only when a start has equal
+# units (see `products` in `train`).
+
+
+def _mm(W: np.ndarray, A: np.ndarray, exact: bool) -> np.ndarray:
+    """W A for W (K, o, i) and A (i, m) or (K, i, m)."""
+    if not exact:
+        return np.matmul(W, A)
+    return np.einsum("koi,im->kom" if A.ndim == 2 else "koi,kim->kom", W, A)
+
+
+def _mm_at(delta: np.ndarray, A: np.ndarray, out: np.ndarray | None, exact: bool) -> np.ndarray:
+    """delta A^T for delta (K, o, m) and A (i, m) or (K, i, m): the weight gradient."""
+    if not exact:
+        return np.matmul(delta, A.T if A.ndim == 2 else A.transpose(0, 2, 1), out=out)
+    return np.einsum("kom,im->koi" if A.ndim == 2 else "kom,kim->koi", delta, A, out=out)
+
+
+def _mm_t(W: np.ndarray, delta: np.ndarray, exact: bool) -> np.ndarray:
+    """W^T delta for W (K, o, i) and delta (K, o, m): the error sent back."""
+    if not exact:
+        return np.matmul(W.transpose(0, 2, 1), delta)
+    return np.einsum("koi,kom->kim", W, delta)
+
+
+def unit_signatures(params: Params, l: int) -> np.ndarray:
+    """Per network and hidden unit of layer l: its incoming weights, bias and outgoing weights,
+    shape (K, units, fan_in + 1 + fan_out). Equal rows are interchangeable units."""
+    W, b, W_next = params.weights[l], params.biases[l], params.weights[l + 1]
+    return np.concatenate([W, b[:, :, None], W_next.transpose(0, 2, 1)], axis=2)
+
+
+def has_equal_units(params: Params) -> bool:
+    """Whether any network of the stack has two hidden units with equal parameters."""
+    for l in range(len(params.weights) - 1):
+        for sig in unit_signatures(params, l):
+            if len(np.unique(sig, axis=0)) < len(sig):
+                return True
+    return False
+
+
 def forward(
-    params: Params, A0: np.ndarray, activation: Activation
+    params: Params, A0: np.ndarray, activation: Activation, *, exact: bool = False
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pre-activations z[1..L] and activations a[0..L-1] (a[0] is the input).
 
     ``A0`` is feature-major: (n_features, m) shared by the stack, or (K, n_features, m).
-    The last z is the logits; the output activation is the loss's business.
+    The last z is the logits; the output activation is the loss's business. ``exact`` sums every
+    element of a product in the same order, so that equal units give equal values bit for bit.
     """
     zs: list[np.ndarray] = []
     acts = [A0]
     A = A0
     last = len(params.weights) - 1
     for l, (W, b) in enumerate(zip(params.weights, params.biases)):
-        z = np.matmul(W, A)
+        z = _mm(W, A, exact)
         z += b[:, :, None]
         zs.append(z)
         if l < last:
@@ -210,20 +260,26 @@ def backward(
     dz: np.ndarray,
     activation: Activation,
     out: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
+    deltas: list[np.ndarray] | None = None,
+    *,
+    exact: bool = False,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Gradients of the loss for every W and b, from dL/dz of the last layer.
 
-    ``out``, if given, holds arrays shaped like the weights and biases to write into.
+    ``out``, if given, holds arrays shaped like the weights and biases to write into; ``deltas``,
+    if given (a list of L entries), receives the error dL/dz[l] of every layer. ``exact`` as in
+    :func:`forward`.
     """
     L = len(params.weights)
     dWs, dbs = out if out is not None else ([None] * L, [None] * L)
     delta = dz
     for l in range(L - 1, -1, -1):
-        A = acts[l]
-        dWs[l] = np.matmul(delta, A.T if A.ndim == 2 else A.transpose(0, 2, 1), out=dWs[l])
+        if deltas is not None:
+            deltas[l] = delta
+        dWs[l] = _mm_at(delta, acts[l], dWs[l], exact)
         dbs[l] = delta.sum(axis=-1, out=dbs[l])
         if l > 0:
-            delta = np.matmul(params.weights[l].transpose(0, 2, 1), delta)
+            delta = _mm_t(params.weights[l], delta, exact)
             delta *= activation.df(zs[l - 1], acts[l])
     return dWs, dbs
 
@@ -452,6 +508,7 @@ def train(
     alpha: float = 0.0,
     snapshot_every: int | None = None,
     callback: Callable[[int, np.ndarray], Any] | None = None,
+    products: str = "auto",
 ) -> TrainResult:
     """Train the K networks of ``params`` (copied; the argument is left as it is).
 
@@ -487,6 +544,10 @@ def train(
         Keep copies of the parameters and gradients every this many iterations.
     callback : callable(iteration, loss) or None
         Called after each iteration with its loss per network, shape (K,) (for progress bars).
+    products : {"auto", "blas", "exact"}
+        How matrix products sum: ``"blas"`` (fast; equal units may drift apart by rounding),
+        ``"exact"`` (every element in the same order: equal units stay equal bit for bit, as in
+        exact arithmetic), ``"auto"``: exact when the start has equal units, else BLAS.
 
     Returns
     -------
@@ -494,6 +555,12 @@ def train(
     """
     _check_train_args(solver, learning_rate, max_iter, batch_size)
     check_loss(loss, output)
+    if products not in ("auto", "blas", "exact"):
+        raise ValueError(
+            "The 'products' parameter must be one of 'auto', 'blas', 'exact'. Got "
+            f"{products!r} instead."
+        )
+    exact = products == "exact" or (products == "auto" and has_equal_units(params))
     act = get_activation(activation)
     K = params.K
     m = X.shape[-1]
@@ -530,9 +597,9 @@ def train(
             epoch_loss = 0.0
             for bi, idx in enumerate(epoch_batches()):
                 Xb, Yb = (X, Y) if full_batch else (_take(X, idx), _take(Y, idx))
-                zs, acts = forward(params, Xb, act)
+                zs, acts = forward(params, Xb, act, exact=exact)
                 value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
-                backward(params, zs, acts, dz, act, out=(grads.weights, grads.biases))
+                backward(params, zs, acts, dz, act, out=(grads.weights, grads.biases), exact=exact)
                 mb = Xb.shape[-1]
                 if alpha:
                     w = theta[:, :n_w]

@@ -66,20 +66,10 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
             "dtype": check_dtype(owner, self.dtype),
         }
 
-    def fit(self, X: Any, y: Any, *, callback: Any = None) -> _NetworkClassifier:
-        """Train from the start ``init`` draws, for ``max_iter`` iterations.
+    def _prepare(self, X: Any, y: Any) -> dict[str, Any]:
+        """Validate, encode the targets and draw the start, as ``fit`` does before training.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Any labels, at least two classes.
-        callback : callable(iteration, loss) or None
-            Called after every iteration with the loss (an array of one value), for progress.
-
-        Returns
-        -------
-        self
+        Sets ``classes_`` and ``n_features_in_``; returns the start and what training needs.
         """
         p = self._check_params()
         X, y = validate_data(self, X, y, dtype=p["dtype"])
@@ -116,6 +106,37 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
                 tol=lsuv_inits[0].params["tol"],
                 max_iter=lsuv_inits[0].params["max_iter"],
             )
+        return {
+            "params": params,
+            "A0": A0,
+            "Y": Y,
+            "activation": act,
+            "output": output,
+            "loss": loss,
+            "rng": rng,
+            "history": history,
+            "inits": p["inits"],
+        }
+
+    def fit(self, X: Any, y: Any, *, callback: Any = None) -> _NetworkClassifier:
+        """Train from the start ``init`` draws, for ``max_iter`` iterations.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Any labels, at least two classes.
+        callback : callable(iteration, loss) or None
+            Called after every iteration with the loss (an array of one value), for progress.
+
+        Returns
+        -------
+        self
+        """
+        start = self._prepare(X, y)
+        params, A0, Y, act = start["params"], start["A0"], start["Y"], start["activation"]
+        output, loss, rng, history = start["output"], start["loss"], start["rng"], start["history"]
+        sizes = params.layer_sizes
         result = engine.train(
             params,
             A0,
@@ -147,7 +168,7 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         self.n_outputs_ = Y.shape[0]
         self.out_activation_ = output
         self.loss_function_ = loss
-        self.init_used_ = [i.spec for i in p["inits"]]
+        self.init_used_ = [i.spec for i in start["inits"]]
         if len(set(self.init_used_)) == 1:
             self.init_used_ = self.init_used_[0]
         diverged_at = int(result.diverged_at[0])
