@@ -47,12 +47,14 @@ def _console_commands():
 @pytest.mark.parametrize("command", _console_commands())
 def test_readme_command_line_examples(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    command, _, comment = command.partition("#")  # "# exit 1": the status the example expects
+    expected = int(comment.split("exit")[1]) if "exit" in comment else 0
     argv = shlex.split(command)[1:]
     try:
         status = cli.main(argv)
     except SystemExit as exc:  # --version exits through argparse
         status = exc.code
-    assert status == 0, capsys.readouterr()
+    assert status == expected, capsys.readouterr()
 
 
 def _modules():

@@ -11,7 +11,7 @@ from sklearn.utils.validation import validate_data
 
 from .. import engine
 from ..activations import get_activation
-from ..initializers import auto_initializer
+from ..initializers import auto_initializer, variance_preserving_gain
 from ..losses import loss_and_grad
 from ._report import (
     BlockReport,
@@ -152,7 +152,7 @@ def diagnose(model: Any, X: Any, y: Any, *, atol: float = 0.0, rtol: float = 0.0
                     equal_update_groups=equal_update_groups(dW1[l], db1[l]) if kind == "W" else [],
                 )
             )
-    findings = _findings(layers, blocks, act, s, float(A0.std()))
+    findings = _findings(layers, blocks, act, W, float(A0.std()))
     verdict = overall_verdict(layers, blocks)
     fitted = "fitted" if s["fitted"] else "at its start"
     return Diagnosis(
@@ -165,7 +165,7 @@ def diagnose(model: Any, X: Any, y: Any, *, atol: float = 0.0, rtol: float = 0.0
     )
 
 
-def _findings(layers, blocks, act, s, input_std) -> list[Finding]:
+def _findings(layers, blocks, act, weights, input_std) -> list[Finding]:
     auto = auto_initializer(act.spec)
     out: list[Finding] = []
     for r in layers[:-1]:
@@ -225,12 +225,16 @@ def _findings(layers, blocks, act, s, input_std) -> list[Finding]:
         if worst is not None:
             word = "falls" if per_layer < 1 else "grows"
             factor = 1 / per_layer if per_layer < 1 else per_layer
+            # fan_in Var(W) of the start's hidden layers against the variance-preserving g^2.
+            start = np.mean([W.var() * W.shape[1] for W in weights[:-1]])
+            g2 = variance_preserving_gain(act) ** 2
             out.append(
                 Finding(
                     worst.verdict,
                     f"activation std {word} by {factor:.2g}x per layer ({total:.2g}x over "
                     f"{len(hidden)} hidden layers).",
-                    f"a variance-preserving start for {act.spec}: {auto}",
+                    f"the start has Var(W) = {start:.3g}/fan_in, where {act.spec} keeps the "
+                    f"signal's scale with about {g2:.3g}/fan_in: start from {auto}",
                     layer=worst.name,
                 )
             )
