@@ -5,7 +5,7 @@ The public API, re-exported from the modules that define it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import activations, datasets, diagnostics, engine, initializers, losses
+from . import activations, datasets, diagnostics, engine, initializers, losses, meanfield
 from ._random import check_random_state
 from .activations import get_activation, list_activations
 from .datasets import list_datasets, load_dataset
@@ -46,5 +46,6 @@ __all__ = [
     "list_initializers",
     "load_dataset",
     "losses",
+    "meanfield",
     "register_initializer",
 ]

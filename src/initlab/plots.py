@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-__all__ = ["decision_boundary", "loss_curves", "save"]
+__all__ = ["decision_boundary", "loss_curves", "phase_diagram", "save"]
 
 _POINTS = ListedColormap(["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
 _REGIONS = ListedColormap(["#f4b6b6", "#b6cff4", "#b9e6b9", "#ffd8a8", "#d9c6ee"])
@@ -134,3 +134,90 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def phase_diagram(
+    diagram: Any = "tanh",
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    max_depth: float = 1000.0,
+) -> Figure:
+    """The ordered and chaotic phases of a random network over (sigma_w^2, sigma_b^2).
+
+    The colour is the correlation depth scale xi_c, the depth over which two inputs'
+    correlation approaches its fixed point (log scale, capped at ``max_depth``): blue in the
+    ordered phase, red in the chaotic one; the black line is the edge of chaos
+    (chi_1 = 1), where xi_c diverges. Cells where the length map diverges (q* = inf, e.g. relu
+    with sigma_w^2 > 2) are grey. After Schoenholz et al., "Deep Information Propagation"
+    (ICLR 2017), Figure 1.
+
+    Parameters
+    ----------
+    diagram : PhaseDiagram, str or Activation, default "tanh"
+        From :func:`initlab.meanfield.phase_diagram`, or an activation to compute one for on
+        its default grid.
+    ax : matplotlib Axes, optional
+    title : str, optional
+        Default: "Mean-field phase diagram (ACTIVATION)".
+    max_depth : float, default 1000
+        Upper end of the colour scale, in layers.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Patch
+
+    from .meanfield import PhaseDiagram
+    from .meanfield import phase_diagram as compute
+
+    d = diagram if isinstance(diagram, PhaseDiagram) else compute(diagram)
+    fig, ax = _axes(ax, (6.4, 4.6))
+    xi = np.where(np.isnan(d.xi_c), np.nan, np.clip(d.xi_c, 1e-3, max_depth))
+    finite = xi[np.isfinite(xi)]
+    norm = LogNorm(vmin=max(float(finite.min()) if finite.size else 0.1, 0.1), vmax=max_depth)
+    chaotic = d.chi_1 > 1
+    meshes = []
+    for mask, cmap, label in ((~chaotic, "Blues", "ordered"), (chaotic, "Reds", "chaotic")):
+        if np.isfinite(xi[mask]).any():
+            mesh = ax.pcolormesh(
+                d.sigma_w2,
+                d.sigma_b2,
+                np.ma.masked_where(~mask, xi),  # masked cells stay transparent
+                cmap=colormaps[cmap],
+                norm=norm,
+                shading="nearest",
+            )
+            meshes.append((mesh, label))
+    handles, diverged = [], "#d9d9d9"
+    if np.isnan(d.xi_c).any():
+        ax.pcolormesh(
+            d.sigma_w2,
+            d.sigma_b2,
+            np.ma.masked_where(~np.isnan(d.xi_c), np.zeros_like(xi)),
+            cmap=ListedColormap([diverged]),
+            shading="nearest",
+        )
+        handles.append(Patch(color=diverged, label="$q^* = \\infty$ (the length diverges)"))
+    crit = d.critical_sigma_w2
+    (line,) = ax.plot(
+        crit, d.critical_sigma_b2, color="k", lw=2, label="edge of chaos ($\\chi_1 = 1$)"
+    )
+    lo, hi = float(d.sigma_w2.min()), float(d.sigma_w2.max())
+    y = float(np.median(d.sigma_b2))
+    x_edge = float(np.interp(y, d.critical_sigma_b2, crit))
+    box = {"boxstyle": "round", "fc": "white", "ec": "none", "alpha": 0.8}
+    if x_edge > lo:
+        ax.text((lo + min(x_edge, hi)) / 2, y, "ordered", ha="center", va="center", bbox=box)
+    if x_edge < hi:
+        ax.text((max(x_edge, lo) + hi) / 2, y, "chaotic", ha="center", va="center", bbox=box)
+    for mesh, label in reversed(meshes):  # the last colorbar added sits next to the axes
+        fig.colorbar(mesh, ax=ax, pad=0.02, label=f"$\\xi_c$ (layers), {label}")
+    if hi > lo:
+        ax.set_xlim(lo, hi)
+    if d.sigma_b2.max() > d.sigma_b2.min():
+        ax.set_ylim(float(d.sigma_b2.min()), float(d.sigma_b2.max()))
+    ax.set_xlabel("$\\sigma_w^2$")
+    ax.set_ylabel("$\\sigma_b^2$")
+    ax.legend(handles=[line, *handles], loc="upper left", fontsize=8)
+    ax.set_title(title or f"Mean-field phase diagram ({d.activation})", fontsize=10)
+    return fig
