@@ -18,6 +18,16 @@ from .initializers import (
 )
 from .models import DivergedWarning, LogisticRegression, MLPClassifier, Perceptron
 
+
+def __getattr__(name: str):
+    # initlab.torch imports PyTorch, an optional extra: load it on first use, not with initlab.
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module 'initlab' has no attribute {name!r}")
+
+
 try:
     __version__ = version("initlab")
 except PackageNotFoundError:  # running from a source tree without installing

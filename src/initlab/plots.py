@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-__all__ = ["decision_boundary", "loss_curves", "phase_diagram", "save"]
+__all__ = ["decision_boundary", "grid", "heatmap", "lines", "loss_curves", "phase_diagram", "save"]
 
 _POINTS = ListedColormap(["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
 _REGIONS = ListedColormap(["#f4b6b6", "#b6cff4", "#b9e6b9", "#ffd8a8", "#d9c6ee"])
@@ -220,4 +220,82 @@ def phase_diagram(
     ax.set_ylabel("$\\sigma_b^2$")
     ax.legend(handles=[line, *handles], loc="upper left", fontsize=8)
     ax.set_title(title or f"Mean-field phase diagram ({d.activation})", fontsize=10)
+    return fig
+
+
+def grid(rows: int = 1, cols: int = 1, *, size: tuple[float, float] = (4.5, 4.0)) -> tuple:
+    """A new figure with a rows x cols grid of axes (a flat list), for composite figures."""
+    fig = Figure(figsize=(size[0] * cols, size[1] * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+def lines(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    marker: str | None = None,
+) -> Figure:
+    """One labelled line per series ``label: (x, y)``; non-finite points are left out."""
+    fig, ax = _axes(ax, (6, 4))
+    for label, (x, y) in series.items():
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        keep = np.isfinite(x) & np.isfinite(y)
+        ax.plot(x[keep], y[keep], label=label, marker=marker, lw=1.4, ms=4)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def heatmap(
+    values: np.ndarray,
+    *,
+    xticklabels: Sequence[Any],
+    yticklabels: Sequence[Any],
+    ax: Any = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar: str = "",
+    fmt: str = "{:.2g}",
+    cmap: str = "viridis",
+) -> Figure:
+    """A matrix of values (rows: y, columns: x) with each cell annotated; NaN cells are grey."""
+    values = np.asarray(values, dtype=float)
+    fig, ax = _axes(ax, (1.0 + 0.8 * values.shape[1], 1.0 + 0.5 * values.shape[0]))
+    masked = np.ma.masked_invalid(values)
+    image = ax.imshow(masked, cmap=cmap, aspect="auto")
+    image.cmap.set_bad("#cccccc")
+    ax.set_xticks(range(values.shape[1]), [str(t) for t in xticklabels], rotation=30, ha="right")
+    ax.set_yticks(range(values.shape[0]), [str(t) for t in yticklabels])
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(
+            j,
+            i,
+            fmt.format(v) if np.isfinite(v) else "-",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="w" if np.isfinite(v) and v < np.nanmean(values) else "k",
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label=colorbar)
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig

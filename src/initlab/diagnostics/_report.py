@@ -50,11 +50,13 @@ class Finding:
 class LayerReport:
     """Signal statistics of one layer on the batch given, and its symmetry.
 
-    ``preact_*`` describe the pre-activations z, ``act_*`` the activations phi(z), over all
-    samples and units. ``std_ratio`` is act_std over the previous layer's act_std (the input's for
-    the first layer). ``dead_units`` are units whose activation is zero on every sample (ReLU
-    family); ``saturated_share`` is the share of activations within 1e-6 of a bound of sigmoid or
-    tanh (or exactly at it in floating point).
+    ``preact_*`` describe the pre-activations z, ``act_*`` the activations phi(z): the mean over
+    all samples and units, and the std over samples pooled over units, sqrt(mean over units of each
+    unit's variance over samples), the part of the signal that changes with the input (a bias
+    shifts a unit by a constant, which carries nothing about the input). ``std_ratio`` is act_std
+    over the previous layer's act_std (the input's for the first layer). ``dead_units`` are units
+    whose activation is zero on every sample (ReLU family); ``saturated_share`` is the share of
+    activations within 1e-6 of a bound of sigmoid or tanh (or exactly at it in floating point).
     """
 
     name: str
@@ -229,16 +231,17 @@ def layer_signal(
     z = np.asarray(z, dtype=np.float64)
     a = np.asarray(a, dtype=np.float64)
     units = z.shape[unit_axis]
+    z_units = np.moveaxis(z, unit_axis, 0).reshape(units, -1)
     a_units = np.moveaxis(a, unit_axis, 0).reshape(units, -1)
     with np.errstate(over="ignore", invalid="ignore"):
-        act_std = float(a.std())
+        act_std = float(np.sqrt(a_units.var(axis=1).mean()))
         ratio = act_std / prev_act_std if prev_act_std else None
         report = LayerReport(
             name=name,
             units=units,
             activation=activation,
             preact_mean=float(z.mean()),
-            preact_std=float(z.std()),
+            preact_std=float(np.sqrt(z_units.var(axis=1).mean())),
             act_mean=float(a.mean()),
             act_std=act_std,
             std_ratio=ratio,
@@ -271,14 +274,19 @@ def assign_verdicts(layers: list[LayerReport], input_std: float) -> None:
     """Set each layer's verdict from its statistics, in place.
 
     In order of precedence: ``symmetric`` (fewer distinct units than units), ``dead`` (more than
-    half the units zero on every sample), ``exploding`` / ``vanishing`` (activation std more than
+    half the units zero on every sample, while the layer's input still carries signal: where the
+    input has already vanished, each unit is its bias plus almost nothing and about half sit below
+    zero, a symptom of ``vanishing``), ``exploding`` / ``vanishing`` (activation std more than
     100x above / below the input's), ``saturated`` (more than half the sigmoid or tanh outputs at a
     bound), else ``healthy``.
     """
+    prev = input_std
     for r in layers:
+        input_vanished = input_std > 0 and prev < VANISH_TOTAL * input_std
+        prev = r.act_std
         if r.effective_width is not None and r.effective_width < r.units:
             r.verdict = "symmetric"
-        elif r.units and len(r.dead_units) > DEAD_SHARE * r.units:
+        elif r.units and len(r.dead_units) > DEAD_SHARE * r.units and not input_vanished:
             r.verdict = "dead"
         elif input_std > 0 and r.act_std > EXPLODE_TOTAL * input_std:
             r.verdict = "exploding"
