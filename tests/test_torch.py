@@ -541,3 +541,51 @@ def test_apply_errors_change_nothing():
     with pytest.raises(ValueError, match=r"\(batch, 5\)"):
         itorch.apply(model, "lsuv", example_input=batch(8, 4))
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+MODEL_FILE = """
+import torch
+from torch import nn
+
+
+def deep():
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(20):
+        layers += [nn.Linear(64, 64), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(64, 3))
+
+
+def healthy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 2))
+    return model
+
+
+def not_a_model():
+    return 3
+"""
+
+
+def test_check_command_on_a_pytorch_file(tmp_path, capsys):
+    import json
+
+    from initlab import cli
+
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    target = str(tmp_path / "model.py")
+    assert cli.main(["check", f"{target}:deep", "--input-shape", "32,64", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "vanishing"
+    assert cli.main(["check", f"{target}:healthy", "--input-shape", "32,8"]) == 0
+    capsys.readouterr()
+    for argv, message in [
+        ([f"{target}:missing", "--input-shape", "4,8"], "has no function 'missing'"),
+        ([f"{target}:not_a_model", "--input-shape", "4,8"], "must return a torch.nn.Module"),
+        ([f"{target}:healthy", "--input-shape", "4,5"], "does not fit the model"),
+        ([f"{target}:healthy"], "--input-shape is needed"),
+        ([f"{target}:healthy", "--input-shape", "4,x"], "--input-shape must be positive"),
+    ]:
+        assert cli.main(["check", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err

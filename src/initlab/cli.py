@@ -567,7 +567,7 @@ def _check_torch(args: argparse.Namespace) -> list[Any]:
     x = torch.randn(shape, generator=torch.Generator().manual_seed(args.seed))
     try:
         return [check(module, x, atol=args.atol)]
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"--input-shape {shape} does not fit the model: {first}") from None
 
