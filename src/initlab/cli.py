@@ -16,6 +16,17 @@ from typing import Any
 import numpy as np
 
 EXAMPLES = {
+    "tour": """examples:
+  initlab tour                              quick studies, ledger, initlab-tour/report.html
+  initlab tour --size full --out tour-full  the sizes a reader would publish (minutes)""",
+    "study": """examples:
+  initlab study dls-initialization
+  initlab study perceptron-eta --size quick --out runs/ --json""",
+    "claims": """examples:
+  initlab claims
+  initlab claims --json""",
+    "report": """examples:
+  initlab report initlab-tour                rebuild initlab-tour/report.html from its JSON""",
     "check": """examples:
   initlab check --init zeros                      why the course's zero start cannot learn
   initlab check --hidden 64,64,64 --activation tanh --init "normal(std=0.01)"
@@ -240,6 +251,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--atol", type=float, default=0.0, help="tolerance for equal units (default 0)")
     c.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     c.set_defaults(func=cmd_check)
+
+    from .studies import list_studies
+
+    st = command("study", "Run one study: tables, figures and the claims it tests.")
+    st.add_argument(
+        "name", choices=list_studies(), metavar="NAME", help=f"one of: {', '.join(list_studies())}"
+    )
+    _study_options(st)
+    st.set_defaults(func=cmd_study)
+
+    cl = command("claims", "Test the common claims about starting weights (the quick studies).")
+    _study_options(cl, out=False)
+    cl.set_defaults(func=cmd_claims)
+
+    tr = command("tour", "Run every study and the claims ledger; write an HTML report.")
+    _study_options(tr, default_size="quick", default_out="initlab-tour")
+    tr.set_defaults(func=cmd_tour)
+
+    rp = command("report", "Rebuild the HTML report from a folder of saved results.")
+    rp.add_argument("folder", help="a folder written by `initlab tour` or `initlab study --out`")
+    rp.add_argument("--out", metavar="FILE", help="the HTML file (default: FOLDER/report.html)")
+    rp.set_defaults(func=cmd_report)
 
     i = command("inits", "List the initializer catalogue.")
     i.add_argument("--json", action="store_true", help="print the catalogue as JSON")
@@ -499,6 +532,158 @@ def _write_outputs(folder: Path, inits, models, X, y, Xt, yt, summary) -> list[s
     names = [str(f) for f in files] + [str(results)]
     results.write_text(json.dumps({**summary, "files": names}, indent=2))
     return names
+
+
+# --- studies, claims, tour, report -----------------------------------------------------------
+
+
+def _study_options(
+    p: argparse.ArgumentParser,
+    *,
+    out: bool = True,
+    default_size: str = "full",
+    default_out: str | None = None,
+) -> None:
+    p.add_argument(
+        "--size",
+        choices=["quick", "full"],
+        default=default_size,
+        help=f"quick: seconds; full: what a reader would publish (default: {default_size})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random_state of the studies (default: 0)")
+    if out:
+        p.add_argument(
+            "--out",
+            metavar="DIR",
+            default=default_out,
+            help="write figures (PNG), results (JSON) and report.html here"
+            + (f" (default: {default_out})" if default_out else ""),
+        )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _run_studies(names: list[str], size: str, seed: int, show_progress: bool) -> list[Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .studies import run_study
+
+    if not show_progress:
+        return [run_study(n, size=size, random_state=seed) for n in names]
+    results = []
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} studies"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("studies", total=len(names))
+        for n in names:
+            progress.update(task, description=f"study {n}")
+            results.append(run_study(n, size=size, random_state=seed))
+            progress.advance(task)
+    return results
+
+
+def _ledger_table(claims: list[Any]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    colours = {"holds": "green", "fails": "red", "qualified": "yellow"}
+    table = Table(title="The claims ledger", title_justify="left", show_lines=True)
+    table.add_column("claim", ratio=3)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("evidence", ratio=5)
+    for c in claims:
+        table.add_row(escape(c.claim), f"[{colours[c.verdict]}]{c.verdict}[/]", escape(c.evidence))
+    return table
+
+
+def _save(results: list[Any], folder: Path) -> Path:
+    from .report import ledger, write_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        r.save(folder)
+    (folder / "claims.json").write_text(
+        json.dumps([vars(c) for c in ledger(results)], indent=2, default=str)
+    )
+    return write_report(results, folder / "report.html", figures_folder=folder)
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    result = _run_studies([args.name], args.size, args.seed, not args.json)[0]
+    if args.out:
+        _save([result], Path(args.out))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    console = Console()
+    console.print(result)
+    if args.out:
+        console.print(f"wrote {Path(args.out) / 'report.html'}")
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .report import ledger
+    from .studies import list_studies
+
+    claims = ledger(_run_studies(list_studies(), args.size, args.seed, not args.json))
+    if args.json:
+        print(json.dumps([vars(c) for c in claims], indent=2, default=str))
+    else:
+        Console().print(_ledger_table(claims))
+    return 0
+
+
+def cmd_tour(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .report import ledger
+    from .studies import list_studies
+
+    results = _run_studies(list_studies(), args.size, args.seed, not args.json)
+    report = _save(results, Path(args.out))
+    if args.json:
+        print(
+            json.dumps({"report": str(report), "results": [r.to_dict() for r in results]}, indent=2)
+        )
+        return 0
+    console = Console()
+    dls = next((r for r in results if r.name == "dls-initialization"), None)
+    if dls is not None:
+        console.print(dls.title, style="bold")
+        from rich.table import Table
+
+        frame = dls.tables["Accuracy and published numbers"]
+        table = Table(title="Accuracy and published numbers", title_justify="left")
+        for col in frame.columns[:5]:
+            table.add_column(str(col), justify="right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row[:5]))
+        console.print(table)
+    console.print(_ledger_table(ledger(results)))
+    seconds = sum(r.seconds for r in results)
+    console.print(f"{len(results)} studies in {seconds:.0f} s; report written to {report}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"no such folder {args.folder!r}.")
+    out = Path(args.out) if args.out else folder / "report.html"
+    path = write_report(folder, out, figures_folder=folder)
+    print(f"wrote {path}")
+    return 0
 
 
 # --- check ------------------------------------------------------------------------------------
