@@ -173,13 +173,15 @@ class Diagnosis:
                     b.cause or ("" if not b.zero else "(zero)"),
                 )
             yield blocks
+        from rich.markup import escape
+
         for f in self.findings:
             mark = {"error": "[red]x[/]", "warning": "[yellow]![/]", "info": "[blue]i[/]"}
-            yield f"{mark.get(f.severity, '-')} {f.message}"
+            yield f"{mark.get(f.severity, '-')} {escape(f.message)}"
             if f.suggestion:
-                yield f"    -> {f.suggestion}"
+                yield f"    -> {escape(f.suggestion)}"
         for n in self.notes:
-            yield f"[dim]{n}[/]"
+            yield f"[dim]{escape(n)}[/]"
 
     def __str__(self) -> str:
         from rich.console import Console
