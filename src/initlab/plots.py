@@ -12,10 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-__all__ = ["decision_boundary", "grid", "heatmap", "lines", "loss_curves", "phase_diagram", "save"]
+__all__ = [
+    "decision_boundary",
+    "grid",
+    "heatmap",
+    "lines",
+    "loss_curves",
+    "measured_and_predicted",
+    "phase_diagram",
+    "reach_times",
+    "save",
+]
 
 _POINTS = ListedColormap(["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
 _REGIONS = ListedColormap(["#f4b6b6", "#b6cff4", "#b9e6b9", "#ffd8a8", "#d9c6ee"])
@@ -278,8 +289,7 @@ def heatmap(
     values = np.asarray(values, dtype=float)
     fig, ax = _axes(ax, (1.0 + 0.8 * values.shape[1], 1.0 + 0.5 * values.shape[0]))
     masked = np.ma.masked_invalid(values)
-    image = ax.imshow(masked, cmap=cmap, aspect="auto")
-    image.cmap.set_bad("#cccccc")
+    image = ax.imshow(masked, cmap=colormaps[cmap].with_extremes(bad="#cccccc"), aspect="auto")
     ax.set_xticks(range(values.shape[1]), [str(t) for t in xticklabels], rotation=30, ha="right")
     ax.set_yticks(range(values.shape[0]), [str(t) for t in yticklabels])
     for (i, j), v in np.ndenumerate(values):
@@ -296,6 +306,168 @@ def heatmap(
     ax.set_ylabel(ylabel)
     if colorbar:
         fig.colorbar(image, ax=ax, label=colorbar)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def measured_and_predicted(
+    measured: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    predicted: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    spread: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]] | None = None,
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    logy: bool = False,
+    ylim: tuple[float, float] | None = None,
+    hlines: Mapping[str, float] | None = None,
+    measured_label: str = "measured (solid)",
+    predicted_label: str = "predicted (dashed)",
+    legend: str | None = "best",
+) -> Figure:
+    """Measurements beside their prediction, one colour per label.
+
+    Each label of ``measured`` (``label: (x, y)``) is a solid line; its ``spread``
+    (``label: (x, low, high)``, for example the range over seeds), if given, is shaded in the
+    same colour, and its ``predicted`` line (``label: (x, y)``) is dashed in the same colour.
+    Non-finite points, and with ``logy`` points <= 0, are left out; a label with nothing left
+    to draw keeps its legend entry. ``hlines`` (``text: y``) are dotted reference lines with
+    their text written above them. ``legend`` is a matplotlib location, or None for none; it
+    ends with a key to the two line styles (``measured_label``, ``predicted_label``).
+    """
+    fig, ax = _axes(ax, (6, 4))
+    predicted = predicted or {}
+    spread = spread or {}
+
+    def kept(x: Any, *ys: Any) -> tuple[np.ndarray, ...]:
+        x = np.asarray(x, dtype=float)
+        ys = tuple(np.asarray(y, dtype=float) for y in ys)
+        keep = np.isfinite(x)
+        for y in ys:
+            keep &= np.isfinite(y) & ((y > 0) if logy else True)
+        return (x[keep], *(y[keep] for y in ys))
+
+    for label, (x, y) in measured.items():
+        (line,) = ax.plot(*kept(x, y), label=label, lw=1.5)
+        colour = line.get_color()
+        if label in spread:
+            sx, lo, hi = kept(*spread[label])
+            ax.fill_between(sx, lo, hi, color=colour, alpha=0.15, lw=0)
+        if label in predicted:
+            ax.plot(*kept(*predicted[label]), color=colour, ls="--", lw=1.2)
+    if logy:
+        ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    for text, y in (hlines or {}).items():
+        ax.axhline(y, color="k", ls=":", lw=1.0, zorder=1)
+        ax.annotate(
+            text,
+            (0.99, y),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if legend is not None:
+        ax.plot([], [], color="k", lw=1.5, label=measured_label)
+        if predicted:
+            ax.plot([], [], color="k", ls="--", lw=1.2, label=predicted_label)
+        ax.legend(fontsize=7, loc=legend)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def reach_times(
+    x: Sequence[float],
+    times: Mapping[str, np.ndarray],
+    *,
+    budget: float,
+    ax: Any = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "iterations",
+    logx: bool = True,
+    logy: bool = True,
+) -> Figure:
+    """Iterations until a target is reached against a parameter, with the spread over runs.
+
+    ``times[label]`` has shape (len(x), n_runs): the iteration at which each run (a seed)
+    first reached the target, NaN where it did not within ``budget``. Each run that reached is
+    a dot, the range of those runs a shaded band, the median over all runs a line (where more
+    than half reached); runs that never reached are triangles above the dashed budget line,
+    with their number.
+    """
+    fig, ax = _axes(ax, (6.5, 4.2))
+    x = np.asarray(x, dtype=float)
+    from matplotlib import colormaps
+
+    colors = colormaps["tab10"].colors
+    n_series = len(times)
+    for s, (label, t) in enumerate(times.items()):
+        t = np.asarray(t, dtype=float).reshape(len(x), -1)
+        color = colors[s % len(colors)]
+        # Series side by side: a small shift in x (a factor on a log axis) keeps them apart.
+        shift = (1.0 + 0.06 * (s - (n_series - 1) / 2)) if logx else 0.0
+        xs = x * shift if logx else x + shift
+        reached = np.isfinite(t)
+        cols = np.repeat(xs[:, None], t.shape[1], axis=1)
+        ax.scatter(cols[reached], t[reached], s=12, color=color, alpha=0.6, lw=0)
+        any_hit = reached.any(axis=1)
+        if any_hit.any():
+            lo = np.where(any_hit, np.where(reached, t, np.inf).min(axis=1), np.nan)
+            hi = np.where(any_hit, np.where(reached, t, -np.inf).max(axis=1), np.nan)
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.15, lw=0)
+        median = np.median(np.where(reached, t, np.inf), axis=1)
+        ok = np.isfinite(median)
+        ax.plot(
+            xs[ok],
+            median[ok],
+            color=color,
+            marker="o",
+            ms=4,
+            lw=1.6,
+            label=f"{label}: median over {t.shape[1]} runs",
+        )
+        never = (~reached).sum(axis=1)
+        top = budget * (1.35 if logy else 1.08)
+        if never.any():
+            ax.scatter(
+                xs[never > 0],
+                np.full((never > 0).sum(), top),
+                marker="^",
+                s=36,
+                color=color,
+                label=f"{label}: not reached within {budget:g}",
+            )
+            for xi, n in zip(xs[never > 0], never[never > 0]):
+                ax.annotate(
+                    str(n),
+                    (xi, top),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=6,
+                    color=color,
+                )
+    ax.axhline(budget, color="0.4", ls="--", lw=1, label=f"budget ({budget:g} iterations)")
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+        ax.set_ylim(top=budget * 2.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
     if title:
         ax.set_title(title, fontsize=10)
     return fig
