@@ -5,7 +5,7 @@ The public API, re-exported from the modules that define it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import activations, datasets, diagnostics, engine, initializers, losses, meanfield
+from . import activations, datasets, diagnostics, engine, initializers, losses, meanfield, studies
 from ._random import check_random_state
 from .activations import get_activation, list_activations
 from .datasets import list_datasets, load_dataset
@@ -17,6 +17,7 @@ from .initializers import (
     register_initializer,
 )
 from .models import DivergedWarning, LogisticRegression, MLPClassifier, Perceptron
+from .studies import StudyResult, list_studies, run_study
 
 
 def __getattr__(name: str):
@@ -39,6 +40,7 @@ __all__ = [
     "LogisticRegression",
     "MLPClassifier",
     "Perceptron",
+    "StudyResult",
     "__version__",
     "activations",
     "calculate_gain",
@@ -54,8 +56,11 @@ __all__ = [
     "list_activations",
     "list_datasets",
     "list_initializers",
+    "list_studies",
     "load_dataset",
     "losses",
     "meanfield",
     "register_initializer",
+    "run_study",
+    "studies",
 ]

@@ -34,7 +34,7 @@ th { background: #f4f4f4; } td.text, th.text { text-align: left; }
 .question { font-style: italic; color: #444; } .setup { color: #555; font-size: .9em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .85em; color: #555; } .note { color: #555; font-size: .9em; }
-nav a { margin-right: 1em; }
+nav a { margin-right: 1em; } .scroll { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -74,7 +74,10 @@ def _table(frame: pd.DataFrame) -> str:
             cls = "" if isinstance(v, int | float) and not isinstance(v, bool) else "text"
             cells.append(f'<td class="{cls}">{html.escape(text)}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _verdict(v: str) -> str:
