@@ -5,7 +5,17 @@ The public API, re-exported from the modules that define it.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import activations, datasets, diagnostics, engine, initializers, losses, meanfield, studies
+from . import (
+    activations,
+    datasets,
+    diagnostics,
+    engine,
+    initializers,
+    losses,
+    meanfield,
+    studies,
+    sweep,
+)
 from ._random import check_random_state
 from .activations import get_activation, list_activations
 from .datasets import list_datasets, load_dataset
@@ -18,6 +28,10 @@ from .initializers import (
 )
 from .models import DivergedWarning, LogisticRegression, MLPClassifier, Perceptron
 from .studies import StudyResult, list_studies, run_study
+
+# initlab.sweep is the subpackage (specs, store, execution); its function is initlab.sweep.sweep,
+# exported here as initlab.run_sweep (a module cannot also be the function).
+from .sweep.run import sweep as run_sweep
 
 
 def __getattr__(name: str):
@@ -62,5 +76,7 @@ __all__ = [
     "meanfield",
     "register_initializer",
     "run_study",
+    "run_sweep",
     "studies",
+    "sweep",
 ]

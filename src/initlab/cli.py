@@ -40,6 +40,14 @@ exit status: 0 healthy, 1 not healthy (so it can gate a training script), 2 bad 
     "inits": """examples:
   initlab inits
   initlab inits --json""",
+    "sweep": """examples:
+  initlab sweep examples/course.toml                  3 starts x 3 activations x 20 seeds
+  initlab sweep grid.toml --store runs.sqlite --json  rerun: skips what the store holds
+  initlab sweep grid.toml --scheduler tcp://10.0.0.5:8786   on a Dask cluster
+a sweep killed at any point resumes where it stopped when run again with the same store""",
+    "runs": """examples:
+  initlab runs
+  initlab runs --store runs.sqlite --json""",
     "gain": """examples:
   initlab gain tanh
   initlab gain "leaky_relu(slope=0.2)"
@@ -284,6 +292,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.set_defaults(func=cmd_gain)
+
+    sw = command("sweep", "Run a grid of configurations (a TOML spec) into a store.")
+    sw.add_argument("spec", metavar="SPEC.toml", help="the sweep spec: [grid] and [record]")
+    sw.add_argument(
+        "--store",
+        metavar="PATH",
+        default="initlab-runs.sqlite",
+        help="the SQLite store (default: initlab-runs.sqlite)",
+    )
+    sw.add_argument(
+        "--chunk-size",
+        type=_positive_int("--chunk-size"),
+        metavar="N",
+        help="networks trained as one stack (default: up to 256, fewer if memory asks)",
+    )
+    sw.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the chunks on a Dask distributed cluster (needs initlab[dask]); only this "
+        "process writes the store",
+    )
+    sw.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sw.set_defaults(func=cmd_sweep)
+
+    ru = command("runs", "List the sweeps of a store and their progress.")
+    ru.add_argument(
+        "--store",
+        metavar="PATH",
+        default="initlab-runs.sqlite",
+        help="the SQLite store (default: initlab-runs.sqlite)",
+    )
+    ru.add_argument("--json", action="store_true", help="print the list as JSON")
+    ru.set_defaults(func=cmd_runs)
     return parser
 
 
@@ -824,6 +865,149 @@ def cmd_gain(args: argparse.Namespace) -> int:
     print(f"calculate_gain({act.spec!r}) = {gain:.10g}")
     print(f"variance-preserving gain 1/sqrt(E[phi(z)^2]), z ~ N(0, 1): {vp:.10g}")
     print(f"so a He-style start for {act.spec} is std = {vp:.4g} / sqrt(fan_in)")
+    return 0
+
+
+# --- sweep ------------------------------------------------------------------------------------
+
+
+def _sweep_summary(df: Any, axes: list[str]) -> list[dict[str, Any]]:
+    """Per combination of the axes other than ``seed`` (those with more than one value):
+    configurations, median final loss,
+    median train accuracy, share reaching the target, share diverged."""
+    keys = [a for a in axes if a != "seed" and df[a].map(repr).nunique() > 1]
+    groups = df.groupby(keys, sort=False, dropna=False) if keys else [((), df)]
+    rows = []
+    for values, g in groups:
+        values = values if isinstance(values, tuple) else (values,)
+        row: dict[str, Any] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in zip(keys, values)
+        }
+        row["configs"] = len(g)
+        row["median_final_loss"] = _number(g["final_loss"].astype(float).median())
+        row["median_train_accuracy"] = _number(g["train_accuracy"].astype(float).median())
+        row["reached_target"] = float(g["iterations_to_target"].notna().mean())
+        row["diverged"] = float(g["diverged"].astype(bool).mean())
+        rows.append(row)
+    return rows
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'initlab[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise UsageError(f"--scheduler: cannot reach {address!r}: {exc}") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from .sweep import load_spec, sweep
+
+    if not Path(args.spec).is_file():
+        raise UsageError(f"no such sweep spec {args.spec!r}.")
+    spec = load_spec(args.spec)
+    executor = _dask_client(args.scheduler) if args.scheduler else None
+    progress = None
+    state = {"task": None, "iterations": 0, "t0": time.perf_counter()}
+
+    def report(done: int, total: int, results: list[dict[str, Any]]) -> None:
+        if state["task"] is None:
+            state["task"] = progress.add_task(spec.name, total=total, completed=done, rate="")
+            return
+        state["iterations"] += sum(r["config"]["iterations"] for r in results)
+        rate = state["iterations"] / max(time.perf_counter() - state["t0"], 1e-9)
+        progress.update(state["task"], completed=done, rate=f"{rate:,.0f} model-it/s")
+
+    if not args.json:
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} configurations"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        with progress:
+            df = sweep(
+                spec,
+                store=args.store,
+                chunk_size=args.chunk_size,
+                progress=report,
+                executor=executor,
+            )
+    else:
+        df = sweep(spec, store=args.store, chunk_size=args.chunk_size, executor=executor)
+    if executor is not None:
+        executor.close()
+    rows = _sweep_summary(df, list(spec.axes))
+    if args.json:
+        print(
+            json.dumps(
+                {"sweep": spec.name, "store": args.store, "configs": len(df), "summary": rows},
+                indent=2,
+            )
+        )
+        return 0
+    out = Console()
+    target = spec.record.target_accuracy
+    table = Table(
+        title=f"Sweep {spec.name!r}: {len(df)} configurations in {args.store}",
+        title_justify="left",
+    )
+    measures = ("configs", "median_final_loss", "median_train_accuracy", "reached_target")
+    axis_keys = [k for k in rows[0] if k not in (*measures, "diverged")] if rows else []
+    for k in axis_keys:
+        table.add_column(k, no_wrap=True)
+    table.caption = (
+        f"loss: final loss, acc: train accuracy (medians over seeds); reached: share of runs "
+        f"whose train accuracy reached {target:g}; diverged: share that diverged"
+    )
+    table.caption_justify = "left"
+    for col in ("runs", "loss", "acc", "reached", "diverged"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        loss, acc = r["median_final_loss"], r["median_train_accuracy"]
+        table.add_row(
+            *(str(r[k]) for k in axis_keys),
+            str(r["configs"]),
+            f"{loss:.4g}" if isinstance(loss, float) else str(loss),
+            f"{acc:.3f}" if isinstance(acc, float) else str(acc),
+            f"{r['reached_target']:.0%}",
+            f"{r['diverged']:.0%}",
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .sweep import Store
+
+    if not Path(args.store).is_file():
+        raise UsageError(f"no such store {args.store!r}.")
+    sweeps = Store(args.store).sweeps()
+    if args.json:
+        print(json.dumps({"store": args.store, "sweeps": sweeps}, indent=2))
+        return 0
+    table = Table(title=f"Sweeps in {args.store}", title_justify="left")
+    for col in ("sweep", "created", "done", "total", "progress"):
+        table.add_column(col, justify="left" if col in ("sweep", "created") else "right")
+    for s in sweeps:
+        share = s["done"] / s["total"] if s["total"] else 1.0
+        table.add_row(s["name"], s["created"], str(s["done"]), str(s["total"]), f"{share:.0%}")
+    Console().print(table)
     return 0
 
 

@@ -1,0 +1,165 @@
+"""Sweeps on a Dask distributed cluster: chunks run on the workers, results come back to the client.
+
+:func:`run_on_dask` sends each chunk to the cluster as one task of :func:`initlab.sweep.run.
+run_chunk` and hands the results to a callback in the client process as each chunk finishes, so
+the client alone writes the store. This is the only module of initlab that imports Dask.
+
+Running on several machines
+---------------------------
+Every machine needs the same initlab (and NumPy) installed, with the ``dask`` extra::
+
+    pip install 'initlab[dask]'
+
+Start a scheduler on one machine and workers on the others, pointing at it::
+
+    dask scheduler                                            # on HOST, listens on port 8786
+    dask worker tcp://HOST:8786 --nworkers auto --nthreads 1  # on each machine
+
+then, from any machine that reaches the scheduler::
+
+    initlab sweep examples/course.toml --scheduler tcp://HOST:8786
+
+or in Python::
+
+    from dask.distributed import Client
+    import initlab
+
+    client = Client("tcp://HOST:8786")
+    df = initlab.run_sweep("examples/course.toml", executor=client)  # initlab.sweep.sweep
+
+A chunk is a stack of networks trained with BLAS products, so limit BLAS threads per worker:
+with one thread per worker process, ``--nthreads 1``, the nanny already sets
+``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS`` to 1
+(``distributed.nanny.pre-spawn-environ``); if you give a worker more threads, keep threads per
+worker times BLAS threads at most the machine's cores, or workers fight over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .spec import Config, Record
+
+__all__ = ["run_on_dask"]
+
+_INSTALL = "initlab sweeps on a cluster need Dask: pip install 'initlab[dask]'"
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(_INSTALL) from exc
+    return distributed
+
+
+def _task_key(chunk: list[Config]) -> str:
+    return "initlab-chunk-" + chunk[0].key
+
+
+def run_on_dask(
+    client: Any,
+    chunks: list[list[Config]],
+    record: Record,
+    on_result: Callable[[list[dict[str, Any]]], None],
+    *,
+    retries: int = 3,
+) -> None:
+    """Run chunks of a sweep on a Dask cluster, handing each chunk's results to ``on_result``.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        A client connected to the cluster. Its workers must have initlab installed.
+    chunks : list of list of Config
+        Each chunk runs as one task, ``run_chunk(chunk, record)``, under the task key
+        ``"initlab-chunk-" + chunk[0].key`` (stable across runs, so a dashboard shows which
+        chunk is where).
+    record : Record
+        What to measure, passed to every chunk.
+    on_result : callable(list of dict)
+        Called in this (the client's) process as each chunk finishes, in the order they finish,
+        with the results of configurations not delivered before: every config key reaches
+        ``on_result`` once, even if a chunk ran twice.
+    retries : int >= 0, default 3
+        How many times the cluster reruns a chunk whose ``run_chunk`` raised.
+
+    Raises
+    ------
+    ImportError
+        If Dask distributed is not installed, with the command that installs it.
+    ValueError
+        For an empty chunk, two chunks with the same first config, or a bad ``retries``.
+    RuntimeError
+        If a chunk still fails after ``retries`` reruns (or its workers kept dying), naming the
+        chunk's first config key and the worker's exception. Chunks not yet finished are
+        cancelled; results delivered before stay delivered.
+
+    Notes
+    -----
+    A worker that dies mid-chunk loses nothing: the scheduler notices, and runs the chunk again
+    on another worker; a chunk whose workers die more than
+    ``distributed.scheduler.allowed-failures`` times (3 by default) fails with
+    ``KilledWorker``. Results are deduplicated by config key here, in the client, so a chunk that
+    ran twice is delivered once. If ``on_result`` raises, the chunks not yet finished are
+    cancelled and the exception propagates.
+    """
+    distributed = _distributed()
+    from .run import run_chunk  # the workers import it from the same place
+
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(
+            f"The 'retries' parameter of run_on_dask must be an int >= 0. Got {retries!r} instead."
+        )
+    chunks = [list(chunk) for chunk in chunks]
+    seen: dict[str, int] = {}
+    for i, chunk in enumerate(chunks):
+        if not chunk:
+            raise ValueError(
+                "The 'chunks' parameter of run_on_dask must hold non-empty lists of Config. "
+                f"Got an empty chunk at index {i} instead."
+            )
+        if chunk[0].key in seen:
+            raise ValueError(
+                "The 'chunks' parameter of run_on_dask must not hold two chunks starting with the "
+                f"same config. Got config {chunk[0].key} first in chunks {seen[chunk[0].key]} "
+                f"and {i} instead."
+            )
+        seen[chunk[0].key] = i
+    if not chunks:
+        return
+
+    futures = {
+        client.submit(
+            run_chunk, chunk, record, key=_task_key(chunk), retries=retries, pure=False
+        ): (chunk)
+        for chunk in chunks
+    }
+    delivered: set[str] = set()
+    try:
+        for future in distributed.as_completed(futures):
+            chunk = futures.pop(future)
+            if future.status == "error":
+                exc = future.exception()
+                raise RuntimeError(
+                    f"The sweep chunk starting with config {chunk[0].key} ({len(chunk)} configs) "
+                    f"failed on the cluster after {retries} retries: {type(exc).__name__}: {exc}"
+                ) from exc
+            if future.status != "finished":
+                raise RuntimeError(
+                    f"The sweep chunk starting with config {chunk[0].key} ({len(chunk)} configs) "
+                    f"did not finish on the cluster: its task was {future.status}."
+                )
+            results = future.result()
+            future.release()
+            fresh = []
+            for r in results:
+                if r["key"] not in delivered:
+                    delivered.add(r["key"])
+                    fresh.append(r)
+            if fresh:
+                on_result(fresh)
+    finally:
+        if futures:
+            client.cancel(list(futures))
