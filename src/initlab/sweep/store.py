@@ -24,6 +24,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -96,9 +97,20 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE, *, timeout: float = 60.0):
         self.path = os.fspath(path)
         self.timeout = float(timeout)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+        # Switching a new database to WAL takes a lock that SQLite's busy handler does not wait
+        # for: two processes opening a fresh store at once can get "database is locked" here.
+        # The schema is idempotent, so try again until the other one is done.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with self._connect() as con:
+                    con.execute("PRAGMA journal_mode=WAL")
+                    con.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def __repr__(self) -> str:
         return f"Store({self.path!r})"
