@@ -26,7 +26,8 @@ EXAMPLES = {
   initlab claims
   initlab claims --json""",
     "report": """examples:
-  initlab report initlab-tour                rebuild initlab-tour/report.html from its JSON""",
+  initlab report initlab-tour                rebuild initlab-tour/report.html from its JSON
+  initlab report runs.sqlite --x init --y hidden   the sweep report: runs-report.html""",
     "check": """examples:
   initlab check --init zeros                      why the course's zero start cannot learn
   initlab check --hidden 64,64,64 --activation tanh --init "normal(std=0.01)"
@@ -277,9 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     _study_options(tr, default_size="quick", default_out="initlab-tour")
     tr.set_defaults(func=cmd_tour)
 
-    rp = command("report", "Rebuild the HTML report from a folder of saved results.")
-    rp.add_argument("folder", help="a folder written by `initlab tour` or `initlab study --out`")
-    rp.add_argument("--out", metavar="FILE", help="the HTML file (default: FOLDER/report.html)")
+    rp = command(
+        "report",
+        "Rebuild the HTML report from a folder of saved results, or write the report of a "
+        "sweep store.",
+    )
+    rp.add_argument(
+        "folder",
+        metavar="FOLDER|STORE",
+        help="a folder written by `initlab tour` or `initlab study --out`, or a sweep store "
+        "(an SQLite file written by `initlab sweep`)",
+    )
+    rp.add_argument(
+        "--out",
+        metavar="FILE",
+        help="the HTML file (default: FOLDER/report.html, or STORE-report.html next to the store)",
+    )
+    rp.add_argument("--sweep", metavar="NAME", help="a store: report this sweep only")
+    rp.add_argument("--x", metavar="AXIS", help="a store: the heatmaps' x axis (a grid key)")
+    rp.add_argument("--y", metavar="AXIS", help="a store: the heatmaps' y axis (a grid key)")
     rp.set_defaults(func=cmd_report)
 
     i = command("inits", "List the initializer catalogue.")
@@ -324,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the SQLite store (default: initlab-runs.sqlite)",
     )
     ru.add_argument("--json", action="store_true", help="print the list as JSON")
+    ru.add_argument(
+        "--export",
+        metavar="FILE",
+        help="write the stored runs to FILE.csv or FILE.parquet (one row per configuration)",
+    )
+    ru.add_argument("--sweep", metavar="NAME", help="with --export: this sweep only")
     ru.set_defaults(func=cmd_runs)
     return parser
 
@@ -715,10 +738,29 @@ def cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_sqlite(path: Path) -> bool:
+    if path.suffix.lower() in (".sqlite", ".sqlite3", ".db"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .report import write_report, write_sweep_report
 
     folder = Path(args.folder)
+    if folder.is_file() and _is_sqlite(folder):
+        out = Path(args.out) if args.out else folder.with_name(f"{folder.stem}-report.html")
+        path = write_sweep_report(folder, out, sweep=args.sweep, x=args.x, y=args.y)
+        print(f"wrote {path}")
+        return 0
+    if folder.is_file():
+        raise UsageError(f"{args.folder!r} is neither a folder nor a sweep store (SQLite).")
+    if args.sweep or args.x or args.y:
+        raise UsageError("--sweep, --x and --y go with a sweep store (an SQLite file).")
     if not folder.is_dir():
         raise UsageError(f"no such folder {args.folder!r}.")
     out = Path(args.out) if args.out else folder / "report.html"
@@ -997,7 +1039,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if not Path(args.store).is_file():
         raise UsageError(f"no such store {args.store!r}.")
-    sweeps = Store(args.store).sweeps()
+    store = Store(args.store)
+    if args.export:
+        if Path(args.export).suffix.lower() not in (".csv", ".parquet"):
+            raise UsageError(
+                f"--export: the file must end in .csv or .parquet. Got {args.export!r}."
+            )
+        try:
+            path = store.export(args.export, sweep=args.sweep)
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {path}")
+        return 0
+    if args.sweep:
+        raise UsageError("--sweep goes with --export.")
+    sweeps = store.sweeps()
     if args.json:
         print(json.dumps({"store": args.store, "sweeps": sweeps}, indent=2))
         return 0

@@ -17,12 +17,14 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = [
+    "annotated_heatmap",
     "decision_boundary",
     "grid",
     "heatmap",
     "lines",
     "loss_curves",
     "measured_and_predicted",
+    "median_bands",
     "phase_diagram",
     "reach_times",
     "save",
@@ -468,6 +470,117 @@ def reach_times(
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def annotated_heatmap(
+    values: np.ndarray,
+    annotations: Sequence[Sequence[str]],
+    *,
+    xticklabels: Sequence[Any],
+    yticklabels: Sequence[Any],
+    ax: Any = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar: str = "",
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    overlay: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+) -> Figure:
+    """A matrix of values (rows: y from the bottom up, columns: x), each cell with its own text.
+
+    NaN cells are grey. ``overlay`` draws labelled lines ``label: (x, y)`` in cell coordinates
+    (column and row indices, fractional between cells), such as a theoretical boundary.
+    """
+    values = np.asarray(values, dtype=float)
+    n_rows, n_cols = values.shape
+    fig, ax = _axes(ax, (2.6 + 1.0 * n_cols, 2.0 + 0.6 * n_rows))
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        cmap=colormaps[cmap].with_extremes(bad="#cccccc"),
+        aspect="auto",
+        origin="lower",
+        vmin=vmin,
+        vmax=vmax,
+    )
+    ax.set_xticks(range(n_cols), [str(t) for t in xticklabels], rotation=30, ha="right")
+    ax.set_yticks(range(n_rows), [str(t) for t in yticklabels])
+    lo, hi = image.get_clim()
+    middle = (lo + hi) / 2
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(
+            j,
+            i,
+            annotations[i][j],
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="w" if np.isfinite(v) and v < middle else "k",
+        )
+    for label, (x, y) in (overlay or {}).items():
+        ax.plot(x, y, color="#d62728", lw=2, label=label)
+    if overlay:
+        ax.set_xlim(-0.5, n_cols - 0.5)
+        ax.set_ylim(-0.5, n_rows - 0.5)
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if colorbar:
+        fig.colorbar(image, ax=ax, label=colorbar)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def median_bands(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    xlabel: str = "iteration",
+    ylabel: str = "loss",
+    logy: bool = True,
+    band: str = "interquartile range",
+) -> Figure:
+    """One line per series ``label: (x, median, low, high)`` with its band shaded.
+
+    Non-finite points are left out; a line that stops before the last x (every run diverged
+    there) ends in a cross.
+    """
+    fig, ax = _axes(ax, (6, 4))
+    positive, lo_all, hi_all = True, np.inf, -np.inf
+    for label, (x, mid, low, high) in series.items():
+        x, mid = np.asarray(x, dtype=float), np.asarray(mid, dtype=float)
+        low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+        keep = np.isfinite(mid)
+        (line,) = ax.plot(x[keep], mid[keep], label=label, lw=1.4)
+        both = np.isfinite(low) & np.isfinite(high)
+        ax.fill_between(x[both], low[both], high[both], color=line.get_color(), alpha=0.2, lw=0)
+        if keep.any() and not keep[-1]:
+            last = np.flatnonzero(keep)[-1]
+            ax.plot([x[last]], [mid[last]], "x", color=line.get_color(), ms=8, mew=2)
+        finite = np.concatenate([mid[keep], low[both], high[both]])
+        positive = positive and bool(finite.size == 0 or finite.min() > 0)
+        if finite.size:
+            lo_all, hi_all = min(lo_all, finite.min()), max(hi_all, finite.max())
+    flat = np.isfinite(lo_all) and hi_all - lo_all <= 1e-9 * max(abs(hi_all), 1e-300)
+    if flat:
+        # Curves that do not move (a stuck network: ln 2 to the last bit): show them on a linear
+        # axis around their value, not magnified rounding noise on a log axis.
+        pad = 0.05 * max(abs(hi_all), 1e-12)
+        ax.set_ylim(lo_all - pad, hi_all + pad)
+    elif logy and positive:
+        ax.set_yscale("log")
+    ax.locator_params(axis="x", nbins=5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    if series:
+        ax.legend(fontsize=7, title=f"median, {band} shaded", title_fontsize=7)
     if title:
         ax.set_title(title, fontsize=10)
     return fig

@@ -266,3 +266,47 @@ class Store:
         for k in ("iterations_to_target", "diverged_at"):
             df[k] = df[k].astype("Int64")
         return df
+
+    def export(self, path: str | os.PathLike[str], sweep: str | None = None) -> str:
+        """Write :meth:`frame` (of ``sweep``, or of every stored configuration) to a file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            ``.csv`` or ``.parquet``, chosen by the suffix. In CSV, lists and tuples (``hidden``,
+            ``effective_width``, ``curve``) are written as JSON text; Parquet keeps them as lists
+            (it needs pyarrow: ``pip install 'initlab[dask]'`` or ``pip install pyarrow``).
+        sweep : str, optional
+            A sweep's name; default every stored configuration.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        path = os.fspath(path)
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix not in (".csv", ".parquet"):
+            raise ValueError(
+                "The 'path' parameter of Store.export must end in .csv or .parquet. "
+                f"Got {path!r} instead."
+            )
+        df = self.frame(sweep)
+        if suffix == ".csv":
+            for col in df.columns:
+                if df[col].map(lambda v: isinstance(v, list | tuple)).any():
+                    df[col] = df[col].map(
+                        lambda v: json.dumps(list(v)) if isinstance(v, list | tuple) else v
+                    )
+            df.to_csv(path, index=False)
+            return path
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "Parquet export needs pyarrow: pip install 'initlab[dask]' (or pyarrow)."
+            ) from None
+        if "hidden" in df.columns:  # tuples of ints: one list type for Arrow
+            df["hidden"] = df["hidden"].map(lambda v: list(v) if isinstance(v, tuple) else v)
+        df.to_parquet(path, index=False)
+        return path
