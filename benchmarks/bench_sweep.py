@@ -44,6 +44,9 @@ import warnings
 
 import numpy as np
 
+# The same per-model loop that bench_fit.py times (this folder is on sys.path when run as a script).
+from bench_fit import plain_numpy_fit
+
 import initlab
 from initlab import engine, load_dataset
 
@@ -58,34 +61,6 @@ def best_of(repeats, fn):
         result = fn()
         times.append(time.perf_counter() - t)
     return min(times), result
-
-
-# --- (b) the textbook per-model loop ---------------------------------------------------------
-
-
-def plain_numpy_fit(X, Y, W, b, learning_rate=0.01, num_iterations=200):
-    """One model, feature-major, one layer at a time, a cost per step (the course's code)."""
-    W = [w.copy() for w in W]
-    b = [v.copy() for v in b]
-    m = X.shape[1]
-    costs = np.empty(num_iterations)
-    for i in range(num_iterations):
-        a = [X]
-        for l in range(len(W)):
-            z = np.dot(W[l], a[-1]) + b[l]
-            a.append(np.maximum(0, z) if l < len(W) - 1 else 1 / (1 + np.exp(-z)))
-        p = a[-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            costs[i] = 1.0 / m * np.nansum(-np.log(p) * Y - np.log(1 - p) * (1 - Y))
-        dz = 1.0 / m * (p - Y)
-        for l in range(len(W) - 1, -1, -1):
-            dW = np.dot(dz, a[l].T)
-            db = np.sum(dz, axis=1, keepdims=True)
-            if l > 0:
-                dz = np.dot(W[l].T, dz) * (a[l] > 0)
-            W[l] = W[l] - learning_rate * dW
-            b[l] = b[l] - learning_rate * db
-    return W, b, costs
 
 
 # --- (c) the PyTorch ensemble ----------------------------------------------------------------
