@@ -161,7 +161,9 @@ K, n = int(sys.argv[1]), int(sys.argv[2])
 tracemalloc.start()
 t = time.perf_counter()
 stack = engine.init_params((2, 10, 5, 1), "he_normal", random_state=list(range(K)))
-res = engine.train(stack, X.T, y[None, :].astype(float), activation="relu", max_iter=n)
+res = engine.train(
+    stack, X.T, y[None, :].astype(float), activation="relu", max_iter=n, backend="numba"
+)
 t = time.perf_counter() - t
 traced = tracemalloc.get_traced_memory()[1]
 tracemalloc.stop()
@@ -238,12 +240,24 @@ def main() -> None:
     # (a) initlab: engine.train on a stack, as run_chunk does
     stack = engine.init_params(SIZES, "he_normal", random_state=list(range(K)))
 
-    def initlab_stack():
+    def initlab_stack(backend="numba", iterations=n):
         return engine.train(
-            stack, A0, Y, activation="relu", learning_rate=0.01, max_iter=n, products="blas"
+            stack,
+            A0,
+            Y,
+            activation="relu",
+            learning_rate=0.01,
+            max_iter=iterations,
+            products="blas",
+            backend=backend,
         )
 
+    initlab_stack(iterations=1)  # compiles the kernel, or loads it from Numba's cache
     t_init, res = best_of(args.repeats, initlab_stack)
+    t_numpy, res_numpy = best_of(args.repeats, lambda: initlab_stack("numpy"))
+    diff_backends = max(
+        np.abs(a - b).max() for a, b in zip(res.params.weights, res_numpy.params.weights)
+    )
 
     # (a') run_chunk on K configurations of one group
     from initlab.sweep import run_chunk
@@ -302,13 +316,14 @@ def main() -> None:
         sk = stack.select(slice(0, k))
         tk, _ = best_of(
             args.repeats,
-            lambda sk=sk: engine.train(sk, A0, Y, activation="relu", max_iter=50, products="blas"),
+            lambda sk=sk: engine.train(sk, A0, Y, activation="relu", max_iter=50, backend="numba"),
         )
         scan[k] = k * 50 / tk
 
     rate = {
         "initlab engine.train (stack)": (K, K * n / t_init, t_init),
         "initlab run_chunk (stack + metrics)": (K, K * n / t_chunk, t_chunk),
+        "initlab engine.train, NumPy backend": (K, K * n / t_numpy, t_numpy),
         "plain NumPy loop (per model)": (S, S * n / t_loop, t_loop),
         "PyTorch ensemble (bmm, autograd, SGD)": (K, K * n / t_torch, t_torch),
         "scikit-learn MLPClassifier (per model)": (S, S * n / t_sk, t_sk),
@@ -321,6 +336,7 @@ def main() -> None:
     for name, (models, r, t) in rate.items():
         print(f"{name:40s} {models:7d} {t:8.2f} {r:12,.0f} {r_init / r:9.2f}x")
     print(
+        f"kernel threads: {initlab._kernels.n_threads()}; "
         "engine.train rate by stack size (50 iterations): "
         + ", ".join(f"K={k}: {r:,.0f}" for k, r in scan.items())
         + " model-it/s"
@@ -333,7 +349,8 @@ def main() -> None:
     )
     print(
         f"run_chunk overhead: {t_chunk / t_init:.2f}x the bare engine.train time; "
-        f"largest weight difference vs NumPy loop {diff_loop:.1e}, vs PyTorch {diff_torch:.1e}"
+        f"largest weight difference vs NumPy loop {diff_loop:.1e}, vs PyTorch {diff_torch:.1e}, "
+        f"vs initlab's NumPy backend {diff_backends:.1e}"
     )
 
     # Wide case
@@ -382,9 +399,16 @@ def main() -> None:
     )
 
     # Profiles
-    print(f"\ncProfile: engine.train, course network, K = {K}, 20 iterations (by own time)")
     print(
-        profile(lambda: engine.train(stack, A0, Y, activation="relu", max_iter=20, products="blas"))
+        f"\ncProfile: engine.train, course network, K = {K}, 20 iterations (by own time; the "
+        "kernel is one call, so the NumPy backend is shown)"
+    )
+    print(
+        profile(
+            lambda: engine.train(
+                stack, A0, Y, activation="relu", max_iter=20, products="blas", backend="numpy"
+            )
+        )
     )
     st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)))
     print(f"\ncProfile: engine.train, wide float64, K = {Kw}, 2 iterations (by own time)")

@@ -70,18 +70,18 @@ def _hold_while_gated():
         time.sleep(0.01)
 
 
-def _echo_run_chunk(configs, record):
+def _echo_run_chunk(configs, record, backend="auto"):
     """A stand-in for ``run_chunk``: each config's key and the worker process that ran it."""
     _hold_while_gated()
     return [{"key": c.key, "pid": os.getpid()} for c in configs]
 
 
-def _gated_real_run_chunk(configs, record):
+def _gated_real_run_chunk(configs, record, backend="auto"):
     _hold_while_gated()
-    return _real_run_chunk(configs, record)
+    return _real_run_chunk(configs, record, backend)
 
 
-def _failing_run_chunk(configs, record):
+def _failing_run_chunk(configs, record, backend="auto"):
     raise ValueError(f"bad chunk of {len(configs)}")
 
 

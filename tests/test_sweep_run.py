@@ -1,12 +1,14 @@
 """Running sweeps: chunk independence, the store, resume after SIGKILL, the command line.
 
-Tolerance. A configuration trained in a stack of K networks and alone (K = 1) goes through the
-same operations: the engine multiplies each network's matrices on their own and reduces per
-network, so the only possible difference is the order of the sums inside the BLAS kernels
-(reassociation), a few units of 1e-16 per product. Over a few hundred to a few thousand
-iterations of a small, contracting gradient descent such rounding stays far below 1e-12 relative;
-we assert rtol = 1e-12 on losses and equality of accuracies, widths and statuses. A rerun the
-same way is asserted bit for bit.
+Tolerance. These small networks train with the compiled kernel (``backend="auto"``), which
+computes each network on its own with the same instructions: a configuration gives the same bits
+in a stack and alone. With the NumPy backend, a configuration trained in a stack of K networks
+and alone (K = 1) goes through the same operations: the engine multiplies each network's
+matrices on their own and reduces per network, so the only possible difference is the order of
+the sums inside the BLAS kernels (reassociation), a few units of 1e-16 per product. Over a few
+hundred to a few thousand iterations of a small, contracting gradient descent such rounding
+stays far below 1e-12 relative; we assert rtol = 1e-12 on losses and equality of accuracies,
+widths and statuses. A rerun the same way is asserted bit for bit.
 """
 
 import json
@@ -95,6 +97,26 @@ def test_run_chunk_stack_equals_each_alone_and_rerun_is_bit_for_bit():
         assert metrics(run_chunk(members, spec.record)) == metrics(stacked)
 
 
+def test_backends_agree_to_rounding_and_the_store_says_which_ran(tmp_path):
+    # The two backends sum in different orders: 1e-10 relative over these 200-step runs.
+    spec = load_spec(SMALL)
+    kernel = sweep(spec, store=tmp_path / "kernel.sqlite", backend="numba")
+    reference = sweep(spec, store=tmp_path / "numpy.sqlite", backend="numpy")
+    assert_same_table(
+        kernel.drop(columns=["backend"]), reference.drop(columns=["backend"]), rtol=1e-10
+    )
+    assert set(kernel["backend"]) == {f"numba {numba_version()}"}
+    assert set(reference["backend"]) == {"numpy"}
+    with pytest.raises(ValueError, match=r"'backend' parameter of sweep must be one of"):
+        sweep(spec, store=tmp_path / "x.sqlite", backend="cuda")
+
+
+def numba_version():
+    import numba
+
+    return numba.__version__
+
+
 def test_run_chunk_results_are_complete_and_sensible():
     spec = load_spec(SMALL)
     results = [r for g in spec.groups().values() for r in run_chunk(g, spec.record)]
@@ -103,7 +125,11 @@ def test_run_chunk_results_are_complete_and_sensible():
         assert r["status"] == "done" and r["diverged"] is False and r["diverged_at"] is None
         assert len(r["curve"]) == 200 // 20
         assert r["best_loss"] <= r["curve"][0]
-        assert r["versions"] == {"initlab": initlab.__version__, "numpy": np.__version__}
+        assert r["versions"] == {
+            "initlab": initlab.__version__,
+            "numpy": np.__version__,
+            "backend": f"numba {numba_version()}",
+        }
         if r["config"]["init"] == "zeros":  # every hidden unit equal: width 1, chance level
             assert r["effective_width"] == [1]
             assert r["train_accuracy"] == 0.5 and r["iterations_to_target"] is None
@@ -172,9 +198,9 @@ def test_sweep_skips_done_configs(tmp_path, monkeypatch):
     calls = []
     real = run_module.run_chunk
 
-    def counting(configs, record):
+    def counting(configs, record, backend="auto"):
         calls.extend(c.key for c in configs)
-        return real(configs, record)
+        return real(configs, record, backend)
 
     monkeypatch.setattr(run_module, "run_chunk", counting)
     path = tmp_path / "runs.sqlite"
@@ -288,9 +314,9 @@ def test_resume_after_sigkill_gives_the_uninterrupted_table(tmp_path):
     calls = []
     real = run_module.run_chunk
 
-    def counting(configs, record):
+    def counting(configs, record, backend="auto"):
         calls.extend(c.key for c in configs)
-        return real(configs, record)
+        return real(configs, record, backend)
 
     run_module.run_chunk = counting
     try:

@@ -330,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the chunks on a Dask distributed cluster (needs initlab[dask]); only this "
         "process writes the store",
     )
+    sw.add_argument(
+        "--backend",
+        choices=("auto", "numba", "numpy"),
+        default="auto",
+        help="the engine's backend: the compiled kernel for small networks (auto, the "
+        "default), always (numba) or never (numpy)",
+    )
     sw.add_argument("--json", action="store_true", help="print the summary as JSON")
     sw.set_defaults(func=cmd_sweep)
 
@@ -986,9 +993,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 chunk_size=args.chunk_size,
                 progress=report,
                 executor=executor,
+                backend=args.backend,
             )
     else:
-        df = sweep(spec, store=args.store, chunk_size=args.chunk_size, executor=executor)
+        df = sweep(
+            spec,
+            store=args.store,
+            chunk_size=args.chunk_size,
+            executor=executor,
+            backend=args.backend,
+        )
     if executor is not None:
         executor.close()
     rows = _sweep_summary(df, list(spec.axes))

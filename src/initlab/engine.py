@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _kernels
 from . import initializers as _inits
 from ._random import check_random_state
 from ._spec import parse_spec
@@ -36,6 +37,8 @@ from .activations import Activation, get_activation
 from .losses import check_loss, loss_and_grad, output_activation
 
 __all__ = [
+    "BACKENDS",
+    "KERNEL_MAX_WIDTH",
     "SOLVERS",
     "Params",
     "TrainResult",
@@ -509,6 +512,7 @@ def train(
     snapshot_every: int | None = None,
     callback: Callable[[int, np.ndarray], Any] | None = None,
     products: str = "auto",
+    backend: str = "numpy",
 ) -> TrainResult:
     """Train the K networks of ``params`` (copied; the argument is left as it is).
 
@@ -547,7 +551,17 @@ def train(
     products : {"auto", "blas", "exact"}
         How matrix products sum: ``"blas"`` (fast; equal units may drift apart by rounding),
         ``"exact"`` (every element in the same order: equal units stay equal bit for bit, as in
-        exact arithmetic), ``"auto"``: exact when the start has equal units, else BLAS.
+        exact arithmetic), ``"auto"``: exact when the start has equal units, else BLAS. For the
+        NumPy backend; the compiled one always keeps equal units equal.
+    backend : {"numpy", "numba", "auto"}
+        ``"numpy"``: the reference path, array operations on the whole stack (the course's
+        operations, reproduced bit for bit). ``"numba"``: the compiled kernel
+        (:mod:`initlab._kernels`), each network computed in cache by one core from start to end,
+        the networks shared out over the cores; it agrees with the NumPy path to rounding
+        (relative 1e-12 over a run, tested), gives a network the same bits alone or in any
+        stack, and is several times faster for small networks. ``"auto"``: the kernel when
+        Numba is installed and the network is narrow (every layer at most
+        :data:`KERNEL_MAX_WIDTH` units), where it wins; NumPy's BLAS products otherwise.
 
     Returns
     -------
@@ -560,8 +574,9 @@ def train(
             "The 'products' parameter must be one of 'auto', 'blas', 'exact'. Got "
             f"{products!r} instead."
         )
-    exact = products == "exact" or (products == "auto" and has_equal_units(params))
     act = get_activation(activation)
+    kernel = _use_kernel(backend, params.layer_sizes, act)
+    exact = not kernel and (products == "exact" or (products == "auto" and has_equal_units(params)))
     K = params.K
     m = X.shape[-1]
     dtype = params.weights[0].dtype
@@ -583,6 +598,14 @@ def train(
         beta_2=beta_2,
         epsilon=epsilon,
     )
+    if kernel:
+        layout = _kernels.layout(params.layer_sizes)
+        act_code = (
+            _kernels.ACTIVATION_CODES[act.name],
+            act.params.get(_kernels.ACTIVATION_PARAM.get(act.name, ""), 0.0),
+        )
+        # Plain gradient descent is applied inside the kernel; other solvers update here.
+        fused = solver == "gd"
     epoch_batches = _batches(m, batch_size, shuffle)
     full_batch = batch_size is None or batch_size >= m
     losses = np.full((int(max_iter), K), np.nan)
@@ -597,25 +620,50 @@ def train(
             epoch_loss = 0.0
             for bi, idx in enumerate(epoch_batches()):
                 Xb, Yb = (X, Y) if full_batch else (_take(X, idx), _take(Y, idx))
-                zs, acts = forward(params, Xb, act, exact=exact)
-                value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
-                backward(params, zs, acts, dz, act, out=(grads.weights, grads.biases), exact=exact)
                 mb = Xb.shape[-1]
-                if alpha:
-                    w = theta[:, :n_w]
-                    value = value + alpha / (2 * mb) * (w * w).sum(axis=1)
-                    grad[:, :n_w] += (alpha / mb) * w
-                # A sum is non-finite iff some term is (or it overflowed: divergence too).
-                finite = np.isfinite(grad.sum(axis=1) + value)
+                snap = bool(snapshot_every) and bi == 0 and it % snapshot_every == 0
+                if kernel:
+                    before = theta.copy() if snap and fused else theta
+                    value, finite = _kernels.step(
+                        theta,
+                        grad,
+                        _stack3(Xb),
+                        _stack3(Yb),
+                        layout,
+                        act_code,
+                        _kernels.OUTPUT_CODES[output],
+                        _kernels.LOSS_CODES[loss],
+                        active=active,
+                        alpha=alpha,
+                        learning_rate=learning_rate if fused else 0.0,
+                    )
+                else:
+                    zs, acts = forward(params, Xb, act, exact=exact)
+                    value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
+                    backward(
+                        params, zs, acts, dz, act, out=(grads.weights, grads.biases), exact=exact
+                    )
+                    if alpha:
+                        w = theta[:, :n_w]
+                        value = value + alpha / (2 * mb) * (w * w).sum(axis=1)
+                        grad[:, :n_w] += (alpha / mb) * w
+                    # A sum is non-finite iff some term is (or it overflowed: divergence too).
+                    finite = np.isfinite(grad.sum(axis=1) + value)
                 if not finite.all() and not finite[active].all():
                     newly = active & ~finite
                     diverged_at[newly] = it
                     losses[it, newly] = value[newly]
                     active &= finite
                     all_active = False
-                if snapshot_every and bi == 0 and it % snapshot_every == 0:
-                    snapshots.append(_snapshot(it, params, grads))
-                if all_active:
+                if snap:
+                    snapshots.append(
+                        _snapshot(it, _views(params, before) if kernel else params, grads)
+                    )
+                if kernel and fused:
+                    # The kernel has updated the networks that were finite.
+                    if not active.any():
+                        break
+                elif all_active:
                     opt.step([theta], [grad])
                 elif active.any():
                     # Diverged networks keep their last finite parameters.
@@ -637,6 +685,45 @@ def train(
                 callback(it, losses[it])
     n_iter = it + 1
     return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots)
+
+
+KERNEL_MAX_WIDTH = 128
+"""The widest layer for which ``backend="auto"`` uses the compiled kernel (measured in
+``benchmarks/bench_sweep.py``: beyond it NumPy's BLAS products are faster)."""
+
+BACKENDS = ("numpy", "numba", "auto")
+
+
+def _use_kernel(backend: str, sizes: tuple[int, ...], act: Activation) -> bool:
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"The 'backend' parameter must be one of {', '.join(map(repr, BACKENDS))}. Got "
+            f"{backend!r} instead."
+        )
+    supported = act.name in _kernels.ACTIVATION_CODES
+    if backend == "numba":
+        if not _kernels.AVAILABLE:
+            raise ValueError(
+                "The 'backend' parameter is 'numba' but Numba cannot be imported; use "
+                "backend='numpy' or 'auto', or install numba."
+            )
+        if not supported:
+            raise ValueError(
+                f"The 'backend' parameter is 'numba' but the kernel has no activation "
+                f"{act.name!r}. It has: {', '.join(_kernels.ACTIVATION_CODES)}."
+            )
+        return True
+    return (
+        backend == "auto"
+        and _kernels.AVAILABLE
+        and supported
+        and max(sizes[1:]) <= KERNEL_MAX_WIDTH
+    )
+
+
+def _stack3(A: np.ndarray) -> np.ndarray:
+    """Feature-major data as the kernel takes it: (1 or K, n, m), C-contiguous."""
+    return np.ascontiguousarray(A[None] if A.ndim == 2 else A)
 
 
 def _views(template: Params, flat: np.ndarray) -> Params:

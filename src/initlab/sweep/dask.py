@@ -27,11 +27,13 @@ or in Python::
     client = Client("tcp://HOST:8786")
     df = initlab.run_sweep("examples/course.toml", executor=client)  # initlab.sweep.sweep
 
-A chunk is a stack of networks trained with BLAS products, so limit BLAS threads per worker:
-with one thread per worker process, ``--nthreads 1``, the nanny already sets
-``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``OPENBLAS_NUM_THREADS`` to 1
-(``distributed.nanny.pre-spawn-environ``); if you give a worker more threads, keep threads per
-worker times BLAS threads at most the machine's cores, or workers fight over them.
+A chunk is a stack of networks trained on all of a worker process's cores: by the compiled
+kernel (Numba threads, ``NUMBA_NUM_THREADS``, every core by default) for small networks, by BLAS
+products (``OPENBLAS_NUM_THREADS``) for wide ones. With one worker process per machine that is
+what you want. With several worker processes on one machine, give each its share: for example
+``NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 dask worker ... --nworkers 2 --nthreads 1`` on two
+cores (the nanny already sets the BLAS variables to 1 for ``--nthreads 1``, not Numba's), or
+the workers fight over the cores.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def run_on_dask(
     on_result: Callable[[list[dict[str, Any]]], None],
     *,
     retries: int = 3,
+    backend: str = "auto",
 ) -> None:
     """Run chunks of a sweep on a Dask cluster, handing each chunk's results to ``on_result``.
 
@@ -73,7 +76,7 @@ def run_on_dask(
     client : distributed.Client
         A client connected to the cluster. Its workers must have initlab installed.
     chunks : list of list of Config
-        Each chunk runs as one task, ``run_chunk(chunk, record)``, under the task key
+        Each chunk runs as one task, ``run_chunk(chunk, record, backend)``, under the task key
         ``"initlab-chunk-" + chunk[0].key`` (stable across runs, so a dashboard shows which
         chunk is where).
     record : Record
@@ -84,6 +87,8 @@ def run_on_dask(
         ``on_result`` once, even if a chunk ran twice.
     retries : int >= 0, default 3
         How many times the cluster reruns a chunk whose ``run_chunk`` raised.
+    backend : {"auto", "numba", "numpy"}
+        The engine's backend on the workers (see :func:`initlab.sweep.run_chunk`).
 
     Raises
     ------
@@ -132,7 +137,13 @@ def run_on_dask(
 
     futures = {
         client.submit(
-            run_chunk, chunk, record, key=_task_key(chunk), retries=retries, pure=False
+            run_chunk,
+            chunk,
+            record,
+            backend,
+            key=_task_key(chunk),
+            retries=retries,
+            pure=False,
         ): (chunk)
         for chunk in chunks
     }

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import engine
+from ..activations import get_activation
 from ..datasets import load_dataset
 from ..diagnostics.symmetry import symmetry_groups
 from .spec import METRICS, Config, Record, SweepSpec, load_spec
@@ -115,13 +116,18 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _versions() -> dict[str, str]:
+def _versions(kernel: bool) -> dict[str, str]:
     from .. import __version__
 
-    return {"initlab": __version__, "numpy": np.__version__}
+    versions = {"initlab": __version__, "numpy": np.__version__, "backend": "numpy"}
+    if kernel:
+        import numba
+
+        versions["backend"] = f"numba {numba.__version__}"
+    return versions
 
 
-def run_chunk(configs: list[Config], record: Record) -> list[dict[str, Any]]:
+def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> list[dict[str, Any]]:
     """Train the configurations of one group as one stack and measure each.
 
     Parameters
@@ -131,6 +137,9 @@ def run_chunk(configs: list[Config], record: Record) -> list[dict[str, Any]]:
         ``bias_init`` and ``seed`` may differ).
     record : Record
         What to measure: ``target_accuracy`` and ``curve_every``.
+    backend : {"auto", "numba", "numpy"}
+        The engine's backend (:func:`initlab.engine.train`): ``"auto"`` trains small networks
+        with the compiled kernel.
 
     Returns
     -------
@@ -168,7 +177,9 @@ def run_chunk(configs: list[Config], record: Record) -> list[dict[str, Any]]:
     n_iter = first["iterations"]
     every = record.curve_every
     starts = [_start(cfg, c, sizes, data["A0"]) for cfg, c in zip(cfgs, configs)]
-    exact = np.array([engine.has_equal_units(p) for p in starts])
+    kernel = engine._use_kernel(backend, tuple(sizes), get_activation(act))
+    # The kernel keeps equal units equal by itself; NumPy needs exact products for them.
+    exact = np.array([not kernel and engine.has_equal_units(p) for p in starts])
 
     K = len(configs)
     losses = np.full((n_iter, K), np.nan)
@@ -199,6 +210,7 @@ def run_chunk(configs: list[Config], record: Record) -> list[dict[str, Any]]:
             # Checkpoint accuracies need the parameters every curve_every iterations.
             snapshot_every=every if "iterations_to_target" in record.metrics else None,
             products="exact" if mode else "blas",
+            backend="numba" if kernel else "numpy",
         )
         losses[: result.n_iter, idx] = result.loss
         diverged_at[idx] = result.diverged_at
@@ -216,7 +228,7 @@ def run_chunk(configs: list[Config], record: Record) -> list[dict[str, Any]]:
             final[i] = (result.params.select(j), test[j] if test is not None else None)
 
     seconds = (time.perf_counter() - t0) / K
-    versions = _versions()
+    versions = _versions(kernel)
     out = []
     for i, (c, cfg) in enumerate(zip(configs, cfgs)):
         params, test_acc = final[i]
@@ -284,6 +296,7 @@ def sweep(
     executor: Any = None,
     chunk_size: int | None = None,
     progress: Callable[[int, int, list[dict[str, Any]]], Any] | None = None,
+    backend: str = "auto",
 ):
     """Run a sweep, skipping what the store already holds; return its table.
 
@@ -302,6 +315,9 @@ def sweep(
     progress : callable(done, total, results) or None
         Called once before running (``results`` empty) and after each chunk is stored, with the
         configurations done so far, the sweep's size and the chunk's results.
+    backend : {"auto", "numba", "numpy"}
+        The engine's backend for every chunk (see :func:`run_chunk`). The store records which
+        one computed each row (``versions``); the two agree to rounding, not bit for bit.
 
     Returns
     -------
@@ -325,6 +341,11 @@ def sweep(
         raise ValueError(
             f"The 'chunk_size' parameter of sweep must be None or an int >= 1. Got {chunk_size!r} "
             "instead."
+        )
+    if backend not in engine.BACKENDS:
+        raise ValueError(
+            f"The 'backend' parameter of sweep must be one of {', '.join(engine.BACKENDS)}. Got "
+            f"{backend!r} instead."
         )
     if not isinstance(store, Store):
         store = Store(store)
@@ -356,9 +377,9 @@ def sweep(
         progress(count[0], total, [])
     if executor is None:
         for chunk in chunks:
-            on_result(run_chunk(chunk, spec.record))
+            on_result(run_chunk(chunk, spec.record, backend))
     elif chunks:
         from .dask import run_on_dask
 
-        run_on_dask(executor, chunks, spec.record, on_result)
+        run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
     return store.frame(spec.name)

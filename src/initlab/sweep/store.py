@@ -10,7 +10,8 @@ Tables
 ``runs``
     ``key`` (primary key: the configuration's hash), ``sweep`` (the sweep that ran it first),
     ``grp``, ``config`` (JSON), ``status``, one column per scalar metric, ``effective_width`` and
-    ``curve`` (JSON), ``seconds``, ``initlab_version``, ``numpy_version``, ``finished_at``.
+    ``curve`` (JSON), ``seconds``, ``initlab_version``, ``numpy_version``, ``finished_at``,
+    ``backend``.
 
 The database runs in WAL mode; every write is one ``BEGIN IMMEDIATE`` transaction, and a
 connection waits up to ``timeout`` seconds for another writer, so several processes can write
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS runs (
     final_loss REAL, best_loss REAL, train_accuracy REAL, test_accuracy REAL,
     iterations_to_target INTEGER, diverged INTEGER, diverged_at INTEGER,
     effective_width TEXT, curve TEXT, seconds REAL,
-    initlab_version TEXT, numpy_version TEXT, finished_at TEXT NOT NULL
+    initlab_version TEXT, numpy_version TEXT, finished_at TEXT NOT NULL, backend TEXT
 );
 """
 
@@ -106,6 +107,10 @@ class Store:
                 with self._connect() as con:
                     con.execute("PRAGMA journal_mode=WAL")
                     con.executescript(_SCHEMA)
+                    # Stores written before the engine had backends lack the column.
+                    columns = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+                    if "backend" not in columns:
+                        con.execute("ALTER TABLE runs ADD COLUMN backend TEXT")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -174,6 +179,7 @@ class Store:
                     v.get("initlab"),
                     v.get("numpy"),
                     now,
+                    v.get("backend"),
                 )
             )
         if not rows:
@@ -182,6 +188,7 @@ class Store:
             "key, sweep, grp, config, status, "
             + ", ".join(_SCALARS)
             + ", effective_width, curve, seconds, initlab_version, numpy_version, finished_at"
+            + ", backend"
         )
         marks = ", ".join("?" * len(rows[0]))
         with self._transaction() as con:
@@ -225,7 +232,8 @@ class Store:
         as JSON text, so that every column can be grouped on), ``status``, the metrics
         (``effective_width`` and ``curve`` as lists; ``iterations_to_target`` and
         ``diverged_at`` as nullable ``Int64``, missing for never), ``seconds``, ``initlab_version``,
-        ``numpy_version``, ``finished_at``.
+        ``numpy_version``, ``finished_at``, ``backend`` (``"numpy"`` or ``"numba X.Y"``: which
+        engine backend computed the row).
         """
         import pandas as pd
 
@@ -256,7 +264,7 @@ class Store:
             rec["diverged"] = bool(r["diverged"])
             rec["effective_width"] = json.loads(r["effective_width"])
             rec["curve"] = json.loads(r["curve"])
-            for k in ("seconds", "initlab_version", "numpy_version", "finished_at"):
+            for k in ("seconds", "initlab_version", "numpy_version", "finished_at", "backend"):
                 rec[k] = r[k]
             records.append(rec)
         df = pd.DataFrame.from_records(records)
