@@ -37,26 +37,17 @@ def _targets(output, c, m, rng, K=None):
     return rng.standard_normal(shape)
 
 
-def _flat(params):
-    K = params.K
-    return np.concatenate([a.reshape(K, -1) for a in (*params.weights, *params.biases)], axis=1)
-
-
 def _kernel_loss_grad(params, X, Y, activation, output, loss, alpha=0.0):
     act = get_activation(activation)
-    theta = _flat(params)
+    theta = engine._flatten(params)
     grad = np.empty_like(theta)
-    code = (
-        _kernels.ACTIVATION_CODES[act.name],
-        act.params.get(_kernels.ACTIVATION_PARAM.get(act.name, ""), 0.0),
-    )
     value, finite = _kernels.step(
         theta,
         grad,
         engine._stack3(X),
         engine._stack3(Y),
         _kernels.layout(params.layer_sizes),
-        code,
+        _kernels.activation_code(act),
         _kernels.OUTPUT_CODES[output],
         _kernels.LOSS_CODES[loss],
         active=np.ones(params.K, bool),
@@ -85,11 +76,11 @@ def test_kernel_gradient_matches_central_differences_and_numpy(activation, outpu
     # The NumPy reference path, to rounding.
     ref_value, dz, _ = loss_and_grad(zs[-1], Y, loss, output)
     dWs, dbs = engine.backward(params, zs, acts, dz, act)
-    ref = np.concatenate([a.reshape(K, -1) for a in (*dWs, *dbs)], axis=1)
+    ref = engine._flatten(engine.Params(dWs, dbs))
     np.testing.assert_allclose(value, ref_value, rtol=1e-13)
     np.testing.assert_allclose(grad, ref, rtol=1e-12, atol=1e-15)
     # Central differences of the kernel's own loss (h = 1e-6: error ~1e-10).
-    theta = _flat(params)
+    theta = engine._flatten(params)
     h = 1e-6
     numeric = np.zeros_like(theta)
     for k, p in itertools.product(range(K), range(theta.shape[1])):

@@ -50,6 +50,13 @@ ACTIVATION_CODES = {
 }
 # The activation's parameter (leaky_relu's slope, elu's alpha), by name.
 ACTIVATION_PARAM = {"leaky_relu": "slope", "elu": "alpha"}
+
+
+def activation_code(act) -> tuple[int, float]:
+    """The kernel's (code, parameter) for an :class:`initlab.activations.Activation`."""
+    return ACTIVATION_CODES[act.name], float(act.params.get(ACTIVATION_PARAM.get(act.name, ""), 0))
+
+
 OUTPUT_CODES = {"sigmoid": 0, "softmax": 1, "identity": 2}
 LOSS_CODES = {"binary_cross_entropy": 0, "cross_entropy": 1, "squared_error": 2}
 

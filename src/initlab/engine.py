@@ -584,7 +584,7 @@ def train(
     Y = np.ascontiguousarray(Y, dtype=dtype)
     # All parameters of a network live in one row of `theta` (K, P), all gradients in one row of
     # `grad`: an update, a finiteness check or a freeze is one array operation, whatever the depth.
-    theta = np.concatenate([a.reshape(K, -1) for a in (*params.weights, *params.biases)], axis=1)
+    theta = _flatten(params)
     grad = np.empty_like(theta)
     params = _views(params, theta)
     grads = _views(params, grad)
@@ -600,10 +600,7 @@ def train(
     )
     if kernel:
         layout = _kernels.layout(params.layer_sizes)
-        act_code = (
-            _kernels.ACTIVATION_CODES[act.name],
-            act.params.get(_kernels.ACTIVATION_PARAM.get(act.name, ""), 0.0),
-        )
+        act_code = _kernels.activation_code(act)
         # Plain gradient descent is applied inside the kernel; other solvers update here.
         fused = solver == "gd"
     epoch_batches = _batches(m, batch_size, shuffle)
@@ -724,6 +721,12 @@ def _use_kernel(backend: str, sizes: tuple[int, ...], act: Activation) -> bool:
 def _stack3(A: np.ndarray) -> np.ndarray:
     """Feature-major data as the kernel takes it: (1 or K, n, m), C-contiguous."""
     return np.ascontiguousarray(A[None] if A.ndim == 2 else A)
+
+
+def _flatten(params: Params) -> np.ndarray:
+    """The parameters as one (K, P) array, weights then biases: the layout of :func:`_views`."""
+    K = params.K
+    return np.concatenate([a.reshape(K, -1) for a in (*params.weights, *params.biases)], axis=1)
 
 
 def _views(template: Params, flat: np.ndarray) -> Params:
