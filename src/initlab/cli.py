@@ -56,6 +56,14 @@ a sweep killed at any point resumes where it stopped when run again with the sam
 }
 
 
+# Exit statuses: 0 done (or a healthy check), 1 an unhealthy check, 2 bad input, 3 an internal
+# failure (a bug in initlab or in the user's model code), 130 interrupted.
+EXIT_UNHEALTHY = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+ISSUES_URL = "https://github.com/initlab/initlab/issues"
+
+
 class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit status 2."""
 
@@ -217,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         "whether it learns.",
     )
     parser.add_argument("--version", action="version", version=f"initlab {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an internal error",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -1082,23 +1095,43 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``initlab`` console script."""
+    """Entry point of the ``initlab`` console script.
+
+    Bad input prints one line and exits 2; an unexpected failure prints one line naming it (the
+    traceback only with ``--debug``) and exits 3, so that a script can tell a crash from an
+    unhealthy ``check`` (1).
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv  # accepted anywhere on the line, before or after the command
+    argv = [a for a in argv if a != "--debug"]
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
-            return 2
+            return EXIT_USAGE
         return args.func(args)
     except UsageError as exc:
         print(f"initlab: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except ValueError as exc:  # the library's messages name the parameter and what is allowed
         print(f"initlab: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("initlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        what = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"initlab: internal error: {type(exc).__name__}{': ' + what if what else ''} "
+            f"(rerun with --debug for the traceback; please report it at {ISSUES_URL})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

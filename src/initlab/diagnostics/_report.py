@@ -24,8 +24,18 @@ __all__ = [
     "overall_verdict",
 ]
 
-# Ordered from worst to best: the overall verdict is the worst one found.
-VERDICTS = ("stuck", "symmetric", "dead", "exploding", "vanishing", "saturated", "healthy")
+# Ordered from worst to best: the overall verdict is the worst one found. "non-finite" (NaN or inf
+# in the parameters, the input or the signal) comes first: no other statistic means anything then.
+VERDICTS = (
+    "non-finite",
+    "stuck",
+    "symmetric",
+    "dead",
+    "exploding",
+    "vanishing",
+    "saturated",
+    "healthy",
+)
 
 # Thresholds, in one place. A signal that shrinks (grows) by more than these factors from the first
 # to the last layer is vanishing (exploding); per layer, the geometric mean ratio is reported too.
@@ -94,7 +104,8 @@ class Diagnosis:
     Attributes
     ----------
     verdict : str
-        One of healthy, vanishing, exploding, saturated, dead, symmetric, stuck: the worst found.
+        One of healthy, saturated, vanishing, exploding, dead, symmetric, stuck, non-finite: the
+        worst found.
     layers : list of LayerReport
     blocks : list of BlockReport
     findings : list of Finding
