@@ -203,9 +203,13 @@ def test_the_callback_sees_each_iteration_as_the_numpy_path_shows_it():
     calls = {"numpy": [], "numba": []}
     for backend, out in calls.items():
         engine.train(
-            params, X, Y, max_iter=300, backend=backend,
+            params,
+            X,
+            Y,
+            max_iter=300,
+            backend=backend,
             callback=lambda it, v, out=out: out.append((it, v.copy())),
-        )  # fmt: skip
+        )
     assert [it for it, _ in calls["numba"]] == [it for it, _ in calls["numpy"]] == list(range(300))
     for (_, a), (_, b) in zip(calls["numpy"], calls["numba"]):
         np.testing.assert_allclose(b, a, rtol=1e-12)

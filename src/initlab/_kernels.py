@@ -77,7 +77,6 @@ try:  # Numba is a dependency; without it (an unsupported platform) the NumPy pa
         vsel_eq,
         vsel_ge,
         vsel_gt,
-        vsel_le,
         vsel_lt,
         vsplit_exponent,
         vstore,
@@ -146,6 +145,7 @@ _LN2_HI64, _LN2_LO64 = 0.6931471803691238, 1.9082149292705877e-10
 _LN2_HI32, _LN2_LO32 = 0.693359375, -2.1219444005469057e-4
 
 _CHUNK = 4  # networks a thread takes at a time: balance when some stop early (divergence)
+_NOTICE_AFTER = 2.0  # seconds of compiling (or loading) before it is announced
 
 
 def activation_code(act) -> tuple[int, float]:
@@ -267,18 +267,11 @@ if AVAILABLE:
         return vsel_gt(t, -1.1, vmul(t, q), vsub(_exp_neg(t), 1.0))
 
     @_helper
-    def _log1p_t(t):
-        """log(1 + e) given t = e / (2 + e), |t| <= 1/3: 2 atanh(t) by its odd series to t^35
-        (truncation below 1e-17 relative)."""
+    def _atanh2(t):
+        """2 atanh(t) = log((1 + t) / (1 - t)) for |t| <= 0.1716 (3 - 2 sqrt 2): the odd series
+        to t^21 (truncation below 1e-18 relative)."""
         t2 = vmul(t, t)
-        q = vfill(t, 1.0 / 35.0)
-        q = vfma(q, t2, 1.0 / 33.0)
-        q = vfma(q, t2, 1.0 / 31.0)
-        q = vfma(q, t2, 1.0 / 29.0)
-        q = vfma(q, t2, 1.0 / 27.0)
-        q = vfma(q, t2, 1.0 / 25.0)
-        q = vfma(q, t2, 1.0 / 23.0)
-        q = vfma(q, t2, 1.0 / 21.0)
+        q = vfill(t, 1.0 / 21.0)
         q = vfma(q, t2, 1.0 / 19.0)
         q = vfma(q, t2, 1.0 / 17.0)
         q = vfma(q, t2, 1.0 / 15.0)
@@ -291,19 +284,29 @@ if AVAILABLE:
         q = vfma(q, t2, 1.0)
         return vmul(vmul(t, q), 2.0)
 
+    @_inline
+    def _log1p_split(e):
+        """(k, num, den) with log(1 + e) = k ln 2 + 2 atanh(num / den), |num / den| <= 0.1716,
+        for 0 <= e <= 1: 1 + e = 2^k f with f in [sqrt(1/2), sqrt(2)], t = (f - 1) / (f + 1)."""
+        k = vsel_gt(e, _SQRT2 - 1.0, 1.0, 0.0)
+        num = vsub(e, k)  # e - 1 or e
+        den = vadd(vfma(k, 1.0, e), 2.0)  # e + 3 or e + 2
+        return k, num, den
+
     @_helper
     def _log1p_unit(e):
         """log(1 + e) for 0 <= e <= 1."""
-        return _log1p_t(vdiv(e, vadd(e, 2.0)))
+        k, num, den = _log1p_split(e)
+        return vfma(k, _LN2, _atanh2(vdiv(num, den)))
 
     @_helper
     def _log_ge1(x):
         """log(x) for x >= 1: x = 2^k f with f in [sqrt(1/2), sqrt(2)), log x = k ln 2 + log f."""
         k, f = vsplit_exponent(x)
-        big = vsel_gt(f, 1.4142135623730951, 1.0, 0.0)
+        big = vsel_gt(f, _SQRT2, 1.0, 0.0)
         k = vadd(k, big)
         f = vmul(f, vsub(1.0, vmul(big, 0.5)))
-        lf = _log1p_t(vdiv(vsub(f, 1.0), vadd(f, 1.0)))
+        lf = _atanh2(vdiv(vsub(f, 1.0), vadd(f, 1.0)))
         return vfma(k, vpick(x, _LN2_HI64, _LN2_HI32), vfma(k, vpick(x, _LN2_LO64, _LN2_LO32), lf))
 
     @_helper
@@ -318,6 +321,12 @@ if AVAILABLE:
         """1 / (1 + exp(-z)) as (1 or e) / (1 + e) with e = exp(-|z|): no overflow."""
         e = _exp_neg(vmul(vabs(z), -1.0))
         return vdiv(vsel_ge(z, 0.0, 1.0, e), vadd(e, 1.0))
+
+    @_inline
+    def _relu(z):
+        """max(z, 0) as np.maximum(z, 0) gives it (NaN and -0 kept): z < 0 ? 0 : z, which is
+        x86's max instruction exactly."""
+        return vsel_lt(z, 0.0, 0.0, z)
 
     @_helper
     def _gelu_lanes(z, T):
@@ -340,7 +349,7 @@ if AVAILABLE:
     def _activate(code, p, z, T):
         """phi(z) for a vector of pre-activations (NaN stays NaN, as in NumPy)."""
         if code == 1:
-            return vsel_le(z, 0.0, 0.0, z)
+            return _relu(z)
         if code == 2:
             return vsel_gt(z, 0.0, z, vmul(z, p))
         if code == 3:
@@ -413,10 +422,10 @@ if AVAILABLE:
                     a2 = vfma(x, th[r + 2 * n_in + i], a2)
                     a3 = vfma(x, th[r + 3 * n_in + i], a3)
                 if code == 1:
-                    a0 = vsel_le(a0, 0.0, 0.0, a0)
-                    a1 = vsel_le(a1, 0.0, 0.0, a1)
-                    a2 = vsel_le(a2, 0.0, 0.0, a2)
-                    a3 = vsel_le(a3, 0.0, 0.0, a3)
+                    a0 = _relu(a0)
+                    a1 = _relu(a1)
+                    a2 = _relu(a2)
+                    a3 = _relu(a3)
                 vstore(A, q, a0)
                 vstore(A, q + B, a1)
                 vstore(A, q + 2 * B, a2)
@@ -430,8 +439,8 @@ if AVAILABLE:
                     a0 = vfma(x, th[r + i], a0)
                     a1 = vfma(x, th[r + n_in + i], a1)
                 if code == 1:
-                    a0 = vsel_le(a0, 0.0, 0.0, a0)
-                    a1 = vsel_le(a1, 0.0, 0.0, a1)
+                    a0 = _relu(a0)
+                    a1 = _relu(a1)
                 vstore(A, q, a0)
                 vstore(A, q + B, a1)
                 k = 2
@@ -440,7 +449,7 @@ if AVAILABLE:
                 for i in range(n_in):
                     a0 = vfma(vload(src, so + i * B), th[r + i], a0)
                 if code == 1:
-                    a0 = vsel_le(a0, 0.0, 0.0, a0)
+                    a0 = _relu(a0)
                 vstore(A, q, a0)
                 k = 1
             if not fast:  # the other activations: a second pass over the group's rows
@@ -512,9 +521,10 @@ if AVAILABLE:
             i += k
 
     @_inline
-    def _accumulate(G, g, d, x):
-        """G[g : g + B/4] += the four quarters of d * x (partial sums of the weight gradient)."""
-        acc = vload_q(G, g)
+    def _accumulate(G, g, d, x, first):
+        """G[g : g + B/4] += the four quarters of d * x (partial sums of the weight gradient);
+        the first block writes them."""
+        acc = vzeros_q(G) if first else vload_q(G, g)
         acc = vfma(vq0(d), vq0(x), acc)
         acc = vfma(vq1(d), vq1(x), acc)
         acc = vfma(vq2(d), vq2(x), acc)
@@ -522,11 +532,12 @@ if AVAILABLE:
         vstore(G, g, acc)
 
     @_inline
-    def _accumulate_bias(G, g, d):
-        vstore(G, g, vadd(vload_q(G, g), vadd(vadd(vq0(d), vq1(d)), vadd(vq2(d), vq3(d)))))
+    def _accumulate_bias(G, g, d, first):
+        acc = vzeros_q(G) if first else vload_q(G, g)
+        vstore(G, g, vadd(acc, vadd(vadd(vq0(d), vq1(d)), vadd(vq2(d), vq3(d)))))
 
     @_inline
-    def _gradient(G, wo, bo, n_in, n_out, D, do, src, so, B):
+    def _gradient(G, wo, bo, n_in, n_out, D, do, src, so, B, first):
         """G += the block's dW = delta x^T and db = sum of delta, as partial sums."""
         Q = B // 4
         o = 0
@@ -538,24 +549,36 @@ if AVAILABLE:
                 d2 = vload(D, do + (o + 2) * B)
                 d3 = vload(D, do + (o + 3) * B)
                 g = (bo + o) * Q
-                _accumulate_bias(G, g, d0)
-                _accumulate_bias(G, g + Q, d1)
-                _accumulate_bias(G, g + 2 * Q, d2)
-                _accumulate_bias(G, g + 3 * Q, d3)
+                _accumulate_bias(G, g, d0, first)
+                _accumulate_bias(G, g + Q, d1, first)
+                _accumulate_bias(G, g + 2 * Q, d2, first)
+                _accumulate_bias(G, g + 3 * Q, d3, first)
                 step = n_in * Q
                 for i in range(n_in):
                     x = vload(src, so + i * B)
                     q = r + i * Q
-                    _accumulate(G, q, d0, x)
-                    _accumulate(G, q + step, d1, x)
-                    _accumulate(G, q + 2 * step, d2, x)
-                    _accumulate(G, q + 3 * step, d3, x)
+                    _accumulate(G, q, d0, x, first)
+                    _accumulate(G, q + step, d1, x, first)
+                    _accumulate(G, q + 2 * step, d2, x, first)
+                    _accumulate(G, q + 3 * step, d3, x, first)
                 o += 4
+            elif o + 2 <= n_out:
+                d0 = vload(D, do + o * B)
+                d1 = vload(D, do + (o + 1) * B)
+                g = (bo + o) * Q
+                _accumulate_bias(G, g, d0, first)
+                _accumulate_bias(G, g + Q, d1, first)
+                step = n_in * Q
+                for i in range(n_in):
+                    x = vload(src, so + i * B)
+                    _accumulate(G, r + i * Q, d0, x, first)
+                    _accumulate(G, r + i * Q + step, d1, x, first)
+                o += 2
             else:
                 d0 = vload(D, do + o * B)
-                _accumulate_bias(G, (bo + o) * Q, d0)
+                _accumulate_bias(G, (bo + o) * Q, d0, first)
                 for i in range(n_in):
-                    _accumulate(G, r + i * Q, d0, vload(src, so + i * B))
+                    _accumulate(G, r + i * Q, d0, vload(src, so + i * B), first)
                 o += 1
 
     # --- the output layer: loss, error and predictions -----------------------------------------
@@ -569,14 +592,13 @@ if AVAILABLE:
                 z = vload(A, zo + o * B)
                 y = vload(Y, yo + o * B)
                 e = _exp_neg(vmul(vabs(z), -1.0))
-                e1 = vadd(e, 1.0)
-                e2 = vadd(e, 2.0)
-                # One division for both 1 / (1 + e) (the sigmoid) and e / (2 + e) (log1p's t).
-                inv = vdiv(1.0, vmul(e1, e2))
-                prob = vmul(vsel_ge(z, 0.0, 1.0, e), vmul(inv, e2))
-                term = vadd(
-                    vsub(vsel_gt(z, 0.0, z, 0.0), vmul(y, z)), _log1p_t(vmul(e, vmul(inv, e1)))
-                )
+                u = vadd(e, 1.0)
+                k, num, den = _log1p_split(e)
+                # One division for both 1 / (1 + e) (the sigmoid) and num / den (log1p's t).
+                inv = vdiv(1.0, vmul(u, den))
+                prob = vmul(vsel_ge(z, 0.0, 1.0, e), vmul(inv, den))
+                log1p = vfma(k, _LN2, _atanh2(vmul(num, vmul(inv, u))))
+                term = vadd(vsub(vsel_gt(z, 0.0, z, 0.0), vmul(y, z)), log1p)
                 vstore(D, o * B, vmask_lanes(vmul(vsub(prob, y), inv_m), nv))
                 lacc = _fold_add(lacc, vmask_lanes(term, nv))
             return lacc
@@ -701,10 +723,6 @@ if AVAILABLE:
         keep_z = False
         for code in NEEDS_Z:
             keep_z = keep_z or act == code
-        if grad:
-            zq = vzeros_q(G)
-            for p in range(P):
-                vstore(G, p * Q, zq)
         lacc = vzeros_q(A)
         cacc = vzeros_q(A)
         WB = W * B
@@ -744,7 +762,9 @@ if AVAILABLE:
             for l in range(L - 1, -1, -1):
                 src = X if l == 0 else A
                 so = xb if l == 0 else (l - 1) * WB
-                _gradient(G, w_off[l], b_off[l], sizes[l], sizes[l + 1], D, cur * WB, src, so, B)
+                _gradient(
+                    G, w_off[l], b_off[l], sizes[l], sizes[l + 1], D, cur * WB, src, so, B, blk == 0
+                )
                 if l > 0:
                     _backward(
                         th,
@@ -915,7 +935,7 @@ if AVAILABLE:
             for s in range(0, full, B):
                 v = vadd(vload(zr, s), bias)
                 if code == 1:
-                    vstore(ar, s, vsel_le(v, 0.0, 0.0, v))
+                    vstore(ar, s, _relu(v))
                 else:
                     if not in_place:
                         vstore(zr, s, v)
@@ -1003,15 +1023,26 @@ if AVAILABLE:
             vstore(dout, s, _times_derivative(code, p, v, a, vfill(v, 1.0), t))
 
 
-def _signature_arrays(dtype):
-    """A tiny problem of the kernel's argument types, to compile (or load) it for a dtype."""
+def _warm_kernel(dtype) -> None:
+    """Run the kernel once on a tiny problem of its argument types (compiles or loads it)."""
     X, nv = pack(np.zeros((1, 1, 1), dtype), dtype)
     Y, _ = pack(np.zeros((1, 1, 1), dtype), dtype)
     theta = np.zeros((1, 2), dtype)
-    return (theta, X, Y, nv)
+    run(theta, X, Y, nv, 1, layout((1, 1)), (0, 0.0), 2, 2, learning_rate=0.0, n_iter=1)
 
 
-_compiled: set[str] = set()
+def _warm_passes(dtype) -> None:
+    """Run the element-wise passes for wide layers once on tiny arrays."""
+    z = np.zeros((1, 3), dtype)
+    bias_activate(z, np.zeros(1, dtype), z, 1, 0.0)
+    times_derivative(z, z, z, 1, 0.0, np.zeros(1, dtype))
+
+
+_PARTS = {
+    "kernel": ("the training kernel", _warm_kernel),
+    "passes": ("the element-wise passes for wide layers", _warm_passes),
+}
+_compiled: set[tuple[str, str]] = set()
 _compile_lock = threading.Lock()
 
 
@@ -1024,18 +1055,27 @@ def cache_dir() -> str | None:
     return str(path) if path else None
 
 
-def ensure_compiled(dtype) -> None:
-    """Compile the kernel for ``dtype`` (or load it from the cache) before its first use.
+def _misses() -> int:
+    return sum(
+        sum(f.stats.cache_misses.values()) for f in (_run, _bias_activate, _times_derivative_rows)
+    )
 
-    When that takes more than a moment it says so through the ``initlab`` logger: a first use
-    after installing (or after upgrading Numba) compiles for 10-30 s; later processes load the
-    cached machine code in a fraction of a second and say nothing.
+
+def ensure_compiled(dtype, part: str = "kernel") -> None:
+    """Compile the kernel (``part="kernel"``) or the wide layers' element-wise passes
+    (``"passes"``) for ``dtype``, or load them from the cache, before their first use.
+
+    When that takes more than a moment it says so through the ``initlab`` logger (warning
+    level: shown on stderr unless logging is configured otherwise): a first use after
+    installing, or after upgrading Numba, compiles for 10-30 s; later processes load the cached
+    machine code in a fraction of a second and say nothing.
     """
     name = np.dtype(dtype).name
-    if name in _compiled:
+    if (name, part) in _compiled:
         return
+    what, warm = _PARTS[part]
     with _compile_lock:
-        if name in _compiled:
+        if (name, part) in _compiled:
             return
         where = cache_dir()
         said = threading.Event()
@@ -1043,33 +1083,36 @@ def ensure_compiled(dtype) -> None:
         def announce():
             said.set()
             _log.warning(
-                "initlab: compiling the training kernel for %s (once%s)...",
+                "initlab: compiling %s for %s (once%s)...",
+                what,
                 name,
                 f"; cached in {where}"
                 if where
                 else "; no writable cache: set NUMBA_CACHE_DIR to keep it",
             )
 
-        misses = sum(_run.stats.cache_misses.values())
-        timer = threading.Timer(1.0, announce)
+        misses = _misses()
+        # A load from the cache takes a fraction of a second; only a wait that lasts is
+        # announced, as it happens.
+        timer = threading.Timer(_NOTICE_AFTER, announce)
         timer.daemon = True
         t0 = time.perf_counter()
         timer.start()
         try:
-            theta, X, Y, nv = _signature_arrays(dtype)
-            run(theta, X, Y, nv, 1, layout((1, 1)), (0, 0.0), 2, 2, learning_rate=0.0, n_iter=1)
+            warm(dtype)
         finally:
             timer.cancel()
         seconds = time.perf_counter() - t0
-        compiled = sum(_run.stats.cache_misses.values()) > misses or where is None
-        if said.is_set() or (compiled and seconds > 1.0):
+        compiled = _misses() > misses or where is None
+        if said.is_set() or (compiled and seconds > _NOTICE_AFTER):
             _log.warning(
-                "initlab: %s the training kernel for %s in %.1f s",
+                "initlab: %s %s for %s in %.1f s",
                 "compiled" if compiled else "loaded",
+                what,
                 name,
                 seconds,
             )
-        _compiled.add(name)
+        _compiled.add((name, part))
 
 
 def run(

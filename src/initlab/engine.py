@@ -616,9 +616,20 @@ def train(
     full_batch = batch_size is None or batch_size >= m
     if path == "kernel" and solver == "gd" and full_batch:
         return _train_kernel(
-            params, theta, X, Y, act, output, loss, learning_rate, int(max_iter), alpha,
-            snapshot_every, accuracy_every, callback,
-        )  # fmt: skip
+            params,
+            theta,
+            X,
+            Y,
+            act,
+            output,
+            loss,
+            learning_rate,
+            int(max_iter),
+            alpha,
+            snapshot_every,
+            accuracy_every,
+            callback,
+        )
     grad = np.empty_like(theta)
     params = _views(params, theta)
     grads = _views(params, grad)
@@ -647,7 +658,7 @@ def train(
         # Plain gradient descent is applied inside the kernel; other solvers update here.
         fused = solver == "gd"
     elif path == "blas":
-        _kernels.ensure_compiled(dtype)
+        _kernels.ensure_compiled(dtype, "passes")
     labels = _labels(Y) if accuracy_every else None
 
     def measure() -> np.ndarray:
@@ -686,10 +697,20 @@ def train(
                     value = np.full(K, np.nan)
                     stopped = np.full(K, -1)
                     _kernels.run(
-                        theta, Xk, Yk, nv, mb, *codes, grad=grad, active=active.copy(),
-                        learning_rate=learning_rate if fused else 0.0, n_iter=1, alpha=alpha,
-                        losses=value[None], diverged_at=stopped,
-                    )  # fmt: skip
+                        theta,
+                        Xk,
+                        Yk,
+                        nv,
+                        mb,
+                        *codes,
+                        grad=grad,
+                        active=active.copy(),
+                        learning_rate=learning_rate if fused else 0.0,
+                        n_iter=1,
+                        alpha=alpha,
+                        losses=value[None],
+                        diverged_at=stopped,
+                    )
                     finite = stopped < 0
                 else:
                     if path == "blas":
@@ -700,9 +721,14 @@ def train(
                         zs, acts = forward(params, Xb, act, exact=exact)
                         value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
                         backward(
-                            params, zs, acts, dz, act, out=(grads.weights, grads.biases),
+                            params,
+                            zs,
+                            acts,
+                            dz,
+                            act,
+                            out=(grads.weights, grads.biases),
                             exact=exact,
-                        )  # fmt: skip
+                        )
                         z_out = zs[-1]
                     if check and full_batch:
                         accuracy.append(_correct_share(z_out, labels, output))
@@ -831,17 +857,38 @@ def _kernel_accuracy(theta, X, Y, sizes, act, output, loss) -> np.ndarray:
     Yb, _ = _kernels.pack(_stack3(Y), theta.dtype)
     out = np.full(theta.shape[0], np.nan)
     _kernels.run(
-        theta, Xb, Yb, nv, X.shape[-1], _kernels.layout(sizes), _kernels.activation_code(act),
-        _kernels.OUTPUT_CODES[output], _kernels.LOSS_CODES[loss], learning_rate=0.0, n_iter=0,
-        active=np.zeros(theta.shape[0], bool), final_accuracy=out,
-    )  # fmt: skip
+        theta,
+        Xb,
+        Yb,
+        nv,
+        X.shape[-1],
+        _kernels.layout(sizes),
+        _kernels.activation_code(act),
+        _kernels.OUTPUT_CODES[output],
+        _kernels.LOSS_CODES[loss],
+        learning_rate=0.0,
+        n_iter=0,
+        active=np.zeros(theta.shape[0], bool),
+        final_accuracy=out,
+    )
     return out
 
 
 def _train_kernel(
-    template, theta, X, Y, act, output, loss, learning_rate, max_iter, alpha, snapshot_every,
-    accuracy_every, callback,
-) -> TrainResult:  # fmt: skip
+    template,
+    theta,
+    X,
+    Y,
+    act,
+    output,
+    loss,
+    learning_rate,
+    max_iter,
+    alpha,
+    snapshot_every,
+    accuracy_every,
+    callback,
+) -> TrainResult:
     """Full-batch gradient descent in the compiled kernel: stretches of iterations, each network
     from one iteration to the next in its core's cache, back to Python between stretches."""
     dtype = theta.dtype
@@ -866,16 +913,33 @@ def _train_kernel(
         snaps = (np.full((n_snap, K, P), np.nan, dtype), np.full((n_snap, K, P), np.nan, dtype))
     if accuracy_every:
         acc = np.full((-(-max_iter // accuracy_every) + 1, K), np.nan)
-    it, stretch = 0, 1
+    # The first stretch: a quarter of SEGMENT_SECONDS if an iteration took 0.1 ns per parameter
+    # and sample (about twice the kernel's speed: the guess errs short), then measured.
+    per_iteration = K * P * m * 1e-10 / _kernels.n_threads()
+    it, stretch = 0, max(1, int(SEGMENT_SECONDS / 4 / per_iteration))
     while it < max_iter and active.any():
         n = min(stretch, max_iter - it)
         t0 = time.perf_counter()
         _kernels.run(
-            theta, Xb, Yb, nv, m, *codes, learning_rate=learning_rate, n_iter=n, alpha=alpha,
-            it0=it, active=active, grad=grad, losses=losses[it : it + n], diverged_at=diverged_at,
-            accuracy_every=accuracy_every or 0, accuracy=acc, snapshot_every=snapshot_every or 0,
+            theta,
+            Xb,
+            Yb,
+            nv,
+            m,
+            *codes,
+            learning_rate=learning_rate,
+            n_iter=n,
+            alpha=alpha,
+            it0=it,
+            active=active,
+            grad=grad,
+            losses=losses[it : it + n],
+            diverged_at=diverged_at,
+            accuracy_every=accuracy_every or 0,
+            accuracy=acc,
+            snapshot_every=snapshot_every or 0,
             snapshots=snaps,
-        )  # fmt: skip
+        )
         seconds = time.perf_counter() - t0
         if callback is not None:
             # As the step-by-step loop does: no call for an iteration after which none is left.
