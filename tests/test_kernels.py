@@ -514,3 +514,62 @@ def test_a_read_only_install_without_any_writable_cache_still_trains(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "cache: None" in run.stdout
     assert "no writable cache: set NUMBA_CACHE_DIR" in run.stderr
+
+
+# --- the sweep path around the kernel ------------------------------------------------------
+
+
+def test_run_chunk_draws_the_starts_one_config_would_draw_alone():
+    from initlab.sweep.run import _starts
+    from initlab.sweep.spec import load_spec
+
+    spec = load_spec(
+        {
+            "grid": {
+                "dataset": "xor",
+                "hidden": [[5, 4]],
+                "init": ["he_normal", "torch_linear", "lsuv"],
+                "seed": {"start": 0, "stop": 3},
+            }
+        }
+    )
+    configs = [c for c in spec.configs()]
+    X, _ = initlab.load_dataset("xor")
+    A0 = np.ascontiguousarray(X.T)
+    act = get_activation("relu")
+    stack = _starts(configs, [2, 5, 4, 1], A0, act)
+    for k, c in enumerate(configs):  # drawn one by one, as MLPClassifier would for the config
+        alone = engine.init_params(
+            [2, 5, 4, 1],
+            c.config["init"],
+            c.config["bias_init"],
+            activation=act,
+            random_state=[np.random.default_rng(c.seed)],
+        )
+        if c.config["init"].startswith("lsuv"):
+            lsuv = engine.resolve_initializer(c.config["init"], act)
+            engine.lsuv(alone, A0, act, tol=lsuv.params["tol"], max_iter=lsuv.params["max_iter"])
+        for a, b in zip((*stack.weights, *stack.biases), (*alone.weights, *alone.biases)):
+            assert np.array_equal(a[k], b[0])
+
+
+def test_run_chunk_counts_effective_widths_as_symmetry_groups_does():
+    from initlab.diagnostics.symmetry import symmetry_groups
+    from initlab.sweep.run import _effective_widths
+
+    rng = np.random.default_rng(8)
+    params = _random_params((3, 6, 5, 2), 4, rng)
+    # network 1: units 0, 2 and 5 of layer 0 equal; network 2: every unit of layer 1 equal
+    for u in (2, 5):
+        params.weights[0][1, u] = params.weights[0][1, 0]
+        params.biases[0][1, u] = params.biases[0][1, 0]
+        params.weights[1][1][:, u] = params.weights[1][1][:, 0]
+    params.weights[1][2][:] = params.weights[1][2][:1]
+    params.biases[1][2][:] = params.biases[1][2][0]
+    params.weights[2][2][:] = params.weights[2][2][:, :1]
+    widths = _effective_widths(params)
+    for k in range(4):
+        for l in range(2):
+            W, b, W_next = params.weights[l][k], params.biases[l][k], params.weights[l + 1][k]
+            assert widths[k, l] == len(symmetry_groups(W, b, W_next))
+    assert widths[1, 0] == 4 and widths[2, 1] == 1

@@ -56,6 +56,7 @@ try:  # Numba is a dependency; without it (an unsupported platform) the NumPy pa
 
     from ._simd import (
         address,
+        keep_alive,
         lanes,
         vabs,
         vadd,
@@ -132,7 +133,7 @@ LOSS_CODES = {"binary_cross_entropy": 0, "cross_entropy": 1, "squared_error": 2}
 
 # sha256 of _simd.py (its first 16 hex digits), checked by the tests: editing the vector layer
 # must edit this file too, or Numba's cache (keyed on this file) would keep the old machine code.
-_SIMD_STAMP = "07ee11f1dc59162e"
+_SIMD_STAMP = "67153d06d4d73eaa"
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -919,15 +920,21 @@ if AVAILABLE:
                 if lr > 0:
                     for p in range(P):
                         th[p] -= lr * g[p]
+            # The scratch arrays are reached through pointers only: keep them to the end.
+            keep_alive(A)
+            keep_alive(Z)
+            keep_alive(D)
+            keep_alive(G)
+            keep_alive(T)
 
-    # --- element-wise passes around BLAS products (wide layers) ----------------------------
+    # --- element-wise passes around BLAS products (wide layers) ---------------------------------
 
-    @_cached(parallel=True)
+    @_cached()
     def _bias_activate(z, b, a, code, p, in_place):
         n, m = z.shape
         B = lanes(z)
         full = m - m % B
-        for o in prange(n):
+        for o in range(n):
             T = np.zeros(B, z.dtype)
             t = address(T)
             zr, ar = address(z[o]), address(a[o])
@@ -951,13 +958,14 @@ if AVAILABLE:
                 vstore(t, 0, r)
                 for s in range(full, m):
                     a[o, s] = T[s - full]
+            keep_alive(T)
 
-    @_cached(parallel=True)
+    @_cached()
     def _times_derivative_rows(d, z, a, code, p, row_sums):
         n, m = d.shape
         B = lanes(d)
         full = m - m % B
-        for o in prange(n):
+        for o in range(n):
             T = np.zeros(B, d.dtype)
             t = address(T)
             dr, zr, ar = address(d[o]), address(z[o]), address(a[o])
@@ -990,6 +998,7 @@ if AVAILABLE:
                 d[o, s] = T[s - full]
                 total += T[s - full]
             row_sums[o] = total
+            keep_alive(T)
 
     # Entry points the tests call on their own (the vector math against libm).
     @_helper
@@ -1021,6 +1030,7 @@ if AVAILABLE:
             a = _activate(code, p, v, t)
             vstore(out, s, a)
             vstore(dout, s, _times_derivative(code, p, v, a, vfill(v, 1.0), t))
+        keep_alive(T)
 
 
 def _warm_kernel(dtype) -> None:
@@ -1275,8 +1285,9 @@ def step(
 
 
 def bias_activate(z: np.ndarray, b: np.ndarray, a: np.ndarray, code: int, p: float) -> None:
-    """z += b (one bias per row) and a = phi(z), in one pass over each row, the rows shared out
-    over the cores; ``a`` may be ``z`` (then only phi(z) is kept). C-contiguous (units, m)."""
+    """z += b (one bias per row) and a = phi(z), in one pass over each row (without the GIL:
+    threads may run it side by side); ``a`` may be ``z`` (then only phi(z) is kept).
+    C-contiguous (units, m)."""
     _bias_activate(z, b, a, int(code), float(p), a is z)
 
 
@@ -1284,5 +1295,5 @@ def times_derivative(
     d: np.ndarray, z: np.ndarray, a: np.ndarray, code: int, p: float, row_sums: np.ndarray
 ) -> None:
     """d *= phi'(z) in place (given a = phi(z)) and row_sums = the sum of each row of the
-    result (the bias gradient), in one pass over each row, the rows shared out over the cores."""
+    result (the bias gradient), in one pass over each row (without the GIL)."""
     _times_derivative_rows(d, z, a, int(code), float(p), row_sums)

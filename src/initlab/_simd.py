@@ -409,3 +409,16 @@ def address(typingctx, arr):
         return context.make_array(sig.args[0])(context, builder, args[0]).data
 
     return types.CPointer(arr.dtype)(arr), codegen
+
+
+@intrinsic
+def keep_alive(typingctx, arr):
+    """Nothing, but a use of ``arr``: Numba frees an array after its last use, and a pointer
+    from :func:`address` does not count as one. Call it after the last use of the pointer."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.get_dummy_value()
+
+    return types.none(arr), codegen

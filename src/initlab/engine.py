@@ -25,10 +25,12 @@ import inspect
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import _kernels
 from . import initializers as _inits
@@ -975,42 +977,61 @@ def _train_kernel(
 
 
 def _fused_loss_grad(params, grads, X, Y, act, output, loss, exact):
-    """Loss (K,) and gradients (into ``grads``) of a stack of wide networks, one network at a
-    time: BLAS products (einsum's when ``exact``), the bias, the activation and its derivative
-    applied in place by compiled passes on all cores, the activations of one network (a few MB)
-    in the last-level cache. Returns the loss and the logits (K, c, m)."""
-    K, L = params.K, len(params.weights)
-    code, p = _kernels.activation_code(act)
-    keep_z = code in _kernels.NEEDS_Z
+    """Loss (K,) and gradients (into ``grads``) of a stack of wide networks, and the logits
+    (K, c, m). The networks are shared out over the cores, each core taking one network at a
+    time with single-threaded BLAS products (einsum's when ``exact``) and compiled passes that
+    add the bias, apply the activation and its derivative in place: the activations of one
+    network (a few MB) stay in the cache, and no core waits for another."""
+    K = params.K
     values = np.empty(K)
     z_out = np.empty((K, params.weights[-1].shape[1], X.shape[-1]), params.weights[0].dtype)
-    for k in range(K):
-        x = X[k] if X.ndim == 3 else X
-        acts, zs = [x], []
-        for l in range(L):
-            W, b = params.weights[l][k], params.biases[l][k]
-            z = _product(W, acts[-1], exact)
-            if l < L - 1:
-                a = np.empty_like(z) if keep_z else z
-                _kernels.bias_activate(z, b, a, code, p)
-                zs.append(z)
-                acts.append(a)
-            else:
-                z += b[:, None]
-                z_out[k] = z
-        y = Y[k] if Y.ndim == 3 else Y
-        value, dz, _ = loss_and_grad(z_out[k][None], y[None], loss, output)
-        values[k] = value[0]
-        delta = dz[0]
-        grads.biases[L - 1][k] = delta.sum(axis=-1)
-        for l in range(L - 1, -1, -1):
-            _product_t(delta, acts[l], grads.weights[l][k], exact)
-            if l > 0:
-                back = _product(params.weights[l][k].T, delta, exact)
-                # back *= phi'(z) in place, and the bias gradient of layer l - 1 (its row sums)
-                _kernels.times_derivative(back, zs[l - 1], acts[l], code, p, grads.biases[l - 1][k])
-                delta = back
+    threads = min(K, _kernels.n_threads())
+
+    def work(ks):
+        for k in ks:
+            values[k] = _fused_network(params, grads, k, X, Y, act, output, loss, exact, z_out)
+
+    # One BLAS thread per product: the parallelism is across networks (BLAS's own threads would
+    # make two cores wait on each other at every product).
+    with threadpool_limits(1, user_api="blas"):
+        if threads == 1:
+            work(range(K))
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(work, [range(t, K, threads) for t in range(threads)]))
     return values, z_out
+
+
+def _fused_network(params, grads, k, X, Y, act, output, loss, exact, z_out) -> float:
+    """Network k of :func:`_fused_loss_grad`: its loss, its gradients written into ``grads``."""
+    L = len(params.weights)
+    code, p = _kernels.activation_code(act)
+    keep_z = code in _kernels.NEEDS_Z
+    x = X[k] if X.ndim == 3 else X
+    acts, zs = [x], []
+    for l in range(L):
+        W, b = params.weights[l][k], params.biases[l][k]
+        z = _product(W, acts[-1], exact)
+        if l < L - 1:
+            a = np.empty_like(z) if keep_z else z
+            _kernels.bias_activate(z, b, a, code, p)
+            zs.append(z)
+            acts.append(a)
+        else:
+            z += b[:, None]
+            z_out[k] = z
+    y = Y[k] if Y.ndim == 3 else Y
+    value, dz, _ = loss_and_grad(z_out[k][None], y[None], loss, output)
+    delta = dz[0]
+    grads.biases[L - 1][k] = delta.sum(axis=-1)
+    for l in range(L - 1, -1, -1):
+        _product_t(delta, acts[l], grads.weights[l][k], exact)
+        if l > 0:
+            back = _product(params.weights[l][k].T, delta, exact)
+            # back *= phi'(z) in place, and the bias gradient of layer l - 1 (its row sums)
+            _kernels.times_derivative(back, zs[l - 1], acts[l], code, p, grads.biases[l - 1][k])
+            delta = back
+    return value[0]
 
 
 def _product(W: np.ndarray, A: np.ndarray, exact: bool) -> np.ndarray:
