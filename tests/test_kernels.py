@@ -313,6 +313,23 @@ def test_kernel_softmax_stack_with_per_network_data():
     np.testing.assert_array_equal(b.accuracy, a.accuracy)
 
 
+def test_kernel_trains_networks_at_its_widest_as_numpy_does():
+    # Layers at KERNEL_MAX_WIDTH: each network's partial sums take megabytes (memory the
+    # allocator maps and unmaps), on both threads at once.
+    rng = np.random.default_rng(9)
+    width = engine.KERNEL_MAX_WIDTH
+    params = _random_params((6, width, width, 3), 4, rng, scale=0.1)
+    X = rng.standard_normal((6, 100))
+    Y = _targets("softmax", 3, 100, rng)
+    assert engine._path("auto", params.layer_sizes, get_activation("relu")) == "kernel"
+    kw = dict(output="softmax", loss="cross_entropy", max_iter=5, learning_rate=0.1)
+    a = engine.train(params, X, Y, backend="numpy", **kw)
+    b = engine.train(params, X, Y, backend="numba", **kw)
+    np.testing.assert_allclose(b.loss, a.loss, rtol=1e-12)
+    for Wa, Wb in zip(a.params.weights, b.params.weights):
+        np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
 def test_wide_networks_train_through_blas_as_numpy_does(activation):
     # Layers wider than KERNEL_MAX_WIDTH: BLAS products with compiled element-wise passes. 70
