@@ -42,6 +42,7 @@ A best-of-``--repeats`` timing is used for everything fast; b and f run once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import itertools
@@ -60,10 +61,23 @@ from bench_fit import plain_numpy_fit
 
 import initlab
 from initlab import _kernels, engine, load_dataset
+from initlab.activations import get_activation
 
 SIZES = (2, 10, 5, 1)
 WIDE = (64, 256, 256, 10)
 LR = 0.01
+
+
+@contextlib.contextmanager
+def forced_path(path):
+    """Make the compiled backend take the kernel or the BLAS path for any width (a benchmark's
+    lever: KERNEL_MAX_WIDTH is where the library switches)."""
+    old = engine.KERNEL_MAX_WIDTH
+    engine.KERNEL_MAX_WIDTH = {"kernel": 10**9, "blas": 0}.get(path, old)
+    try:
+        yield
+    finally:
+        engine.KERNEL_MAX_WIDTH = old
 
 
 def best_of(repeats, fn):
@@ -222,6 +236,7 @@ MEMORY_CODE = r"""
 import sys, time, tracemalloc
 import numpy as np
 from initlab import _kernels, engine, load_dataset
+from initlab.activations import get_activation
 
 
 def hwm():
@@ -523,46 +538,83 @@ def main() -> None:
     Yd[yd, np.arange(len(yd))] = 1
     Kw, nw = args.wide_k, args.wide_iterations
     f_wide = train_flops(WIDE, Ad.shape[1])
+
+    def train_wide(st, dtype, path, iterations):
+        dt = st.weights[0].dtype
+        with forced_path(path):
+            return engine.train(
+                st,
+                Ad.astype(dt),
+                Yd.astype(dt),
+                activation="relu",
+                output="softmax",
+                loss="cross_entropy",
+                learning_rate=LR,
+                max_iter=iterations,
+                products="blas",
+                backend="numpy" if path == "numpy" else "numba",
+            )
+
     wide = {}
     for dt in (np.float64, np.float32):
         st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)), dtype=dt)
-        for backend in ("auto", "numpy"):
-
-            def run(st=st, dt=dt, backend=backend):
-                return engine.train(
+        for path in ("kernel", "blas", "numpy"):
+            if path != "numpy":
+                train_wide(st, dt, path, 1)  # compiles, or loads from the cache
+            t, r = best_of(
+                R if path != "numpy" else 1, lambda st=st, dt=dt, p=path: train_wide(st, dt, p, nw)
+            )
+            assert np.isfinite(r.loss).all()
+            wide[np.dtype(dt).name, path] = (t, Kw * nw * f_wide / t / 1e9, r)
+    auto = engine._path("auto", WIDE, get_activation("relu"))
+    print(f"\nwide: digits 1797 full batch, {WIDE}, softmax, K = {Kw}, {nw} iterations")
+    print(
+        f"({f_wide / 1e6:.0f} MFLOP of matrix products per model-iteration; backend='auto' "
+        f"takes the {auto} path)"
+    )
+    for (name, path), (t, g, _) in wide.items():
+        pk = peak64 if name == "float64" else peak32
+        print(
+            f"{name} {path:6s}: {t:7.2f} s, {Kw * nw / t:8.1f} model-it/s, {g:6.1f} GFLOP/s = "
+            f"{100 * g / peak64:.0f}% of the float64 peak ({100 * g / pk:.0f}% of {name} peak)"
+        )
+    ref = wide["float64", "numpy"][2].params.weights
+    dw = {
+        p: max(np.abs(a - b).max() for a, b in zip(wide["float64", p][2].params.weights, ref))
+        for p in ("kernel", "blas")
+    }
+    wide32 = wide["float64", auto][0] / wide["float32", auto][0]
+    print(
+        f"weights after the run vs the NumPy backend: kernel {dw['kernel']:.1e}, BLAS path "
+        f"{dw['blas']:.1e}; float32 / float64 speed ({auto} path): {wide32:.2f}x"
+    )
+    # Where the kernel stops leading: both compiled paths over widths, the same work each.
+    scan = []
+    for width in (64, 128, 256, 384, 512):
+        sizes = (64, width, width, 10)
+        k = max(2, round(Kw * (train_flops(WIDE, 1) / train_flops(sizes, 1)) / 8))
+        st = engine.init_params(sizes, "he_normal", random_state=list(range(k)))
+        times = {}
+        for path in ("kernel", "blas"):
+            with forced_path(path):
+                run = lambda st=st: engine.train(  # noqa: E731
                     st,
-                    Ad.astype(dt),
-                    Yd.astype(dt),
+                    Ad,
+                    Yd,
                     activation="relu",
                     output="softmax",
                     loss="cross_entropy",
-                    learning_rate=LR,
-                    max_iter=nw,
+                    max_iter=2,
                     products="blas",
-                    backend=backend,
+                    backend="numba",
                 )
-
-            t, r = best_of(R if backend == "auto" else 1, run)
-            assert np.isfinite(r.loss).all()
-            wide[np.dtype(dt).name, backend] = (t, Kw * nw * f_wide / t / 1e9, r)
-    print(f"\nwide: digits 1797 full batch, {WIDE}, softmax, K = {Kw}, {nw} iterations")
-    print(f"({f_wide / 1e6:.0f} MFLOP of matrix products per model-iteration)")
-    for (name, backend), (t, g, _) in wide.items():
-        pk = peak64 if name == "float64" else peak32
-        print(
-            f"{name} {backend:5s}: {t:7.2f} s, {Kw * nw / t:8.1f} model-it/s, {g:6.1f} GFLOP/s = "
-            f"{100 * g / peak64:.0f}% of the float64 peak ({100 * g / pk:.0f}% of {name} peak)"
-        )
-    dw = max(
-        np.abs(a - b).max()
-        for a, b in zip(
-            wide["float64", "auto"][2].params.weights, wide["float64", "numpy"][2].params.weights
-        )
-    )
-    wide32 = wide["float64", "auto"][0] / wide["float32", "auto"][0]
+                run()
+                times[path], _ = best_of(R, run)
+        scan.append((width, k, times["blas"] / times["kernel"]))
     print(
-        f"auto vs NumPy backend: {wide['float64', 'numpy'][0] / wide['float64', 'auto'][0]:.2f}x "
-        f"(weights within {dw:.1e}); float32 / float64 speed: {wide32:.2f}x"
+        "kernel / BLAS path speed by width (digits, 2 iterations): "
+        + ", ".join(f"{w}: {x:.2f}x (K={k})" for w, k, x in scan)
+        + f"; KERNEL_MAX_WIDTH = {engine.KERNEL_MAX_WIDTH}"
     )
 
     # --- memory ---------------------------------------------------------------------------
@@ -575,22 +627,8 @@ def main() -> None:
 
     # --- profiles -------------------------------------------------------------------------
     st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)))
-    print(f"\ncProfile: engine.train, wide float64, K = {Kw}, 2 iterations, backend auto")
-    print(
-        profile(
-            lambda: engine.train(
-                st,
-                Ad,
-                Yd,
-                activation="relu",
-                output="softmax",
-                loss="cross_entropy",
-                max_iter=2,
-                products="blas",
-                backend="auto",
-            )
-        )
-    )
+    print(f"\ncProfile: engine.train, wide float64, K = {Kw}, 2 iterations, BLAS path")
+    print(profile(lambda: train_wide(st, np.float64, "blas", 2)))
 
     print(f"\nload average at end: {open('/proc/loadavg').read().split()[:3]}")
     print("\ngoals:")
@@ -599,7 +637,7 @@ def main() -> None:
         ("course kernel >= 50% of the float64 peak", g_init / peak64, 0.5),
         ("course kernel >= 8x PyTorch ensemble", r_init / r_bmm, 8),
         ("run_chunk <= 1.15x the bare kernel", 1.15 / chunk_ratio, 1.0),
-        ("wide float64 >= 50% of the float64 peak", wide["float64", "auto"][1] / peak64, 0.5),
+        ("wide float64 >= 50% of the float64 peak", wide["float64", auto][1] / peak64, 0.5),
         ("float32 >= 1.8x float64, course", r32 / r_init, 1.8),
         ("float32 >= 1.8x float64, wide", wide32, 1.8),
     ]

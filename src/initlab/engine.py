@@ -788,10 +788,11 @@ def train(
     )
 
 
-KERNEL_MAX_WIDTH = 128
-"""The widest layer for which the compiled backend uses the kernel (measured in
-``benchmarks/bench_sweep.py``: beyond it BLAS products, with compiled element-wise passes, are
-faster)."""
+KERNEL_MAX_WIDTH = 256
+"""The widest layer for which the compiled backend uses the kernel; wider networks train
+through BLAS products with compiled element-wise passes. The kernel keeps B / 4 partial sums of
+the gradient per parameter, which a core's caches hold for layers up to a few hundred units:
+``benchmarks/bench_sweep.py`` measures both paths over widths (the kernel leads up to 256)."""
 
 BACKENDS = ("numpy", "numba", "auto")
 
