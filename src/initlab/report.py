@@ -61,7 +61,7 @@ _CSS = """
 .initlab a { color: var(--link); text-decoration: none; }
 .initlab a:hover { text-decoration: underline; }
 .initlab h1 { font-size: 1.9em; line-height: 1.2; margin: .2em 0 .3em; }
-.initlab h2 { font-size: 1.5em; line-height: 1.25; margin: 0 0 .35em; }
+.initlab h2 { font-size: 1.4em; line-height: 1.25; margin: 0 0 .3em; }
 .initlab h3 { font-size: 1.05em; margin: 1.4em 0 .3em; }
 .initlab p { margin: .4em 0 .7em; }
 .initlab .prose { max-width: 46em; }
@@ -73,19 +73,20 @@ _CSS = """
 .initlab .fails, .initlab .unhealthy { background: var(--fails-bg); color: var(--fails); }
 .initlab .qualified, .initlab .warning { background: var(--qualified-bg); color: var(--qualified); }
 .initlab .info { background: #ddf4ff; color: #0550ae; }
-.initlab .question { font-size: 1.15em; font-style: italic; color: #333; max-width: 46em;
-  margin: .2em 0 .9em; }
+.initlab .question { font-size: 1.1em; font-style: italic; color: #333; max-width: 50em;
+  margin: .2em 0 .7em; }
 .initlab .answer { border: 1px solid var(--rule); border-left: 5px solid #6e7781;
-  background: var(--tint); border-radius: 6px; padding: .7em 1.1em .5em; margin: .8em 0 1.2em; }
+  background: var(--tint); border-radius: 6px; padding: .6em 1.1em .4em; margin: .6em 0 1em;
+  line-height: 1.45; }
 .initlab .answer.tone-holds { border-left-color: var(--holds); }
 .initlab .answer.tone-fails { border-left-color: var(--fails); }
 .initlab .answer.tone-qualified { border-left-color: #d4a72c; }
-.initlab .answer-claim { margin: 0 0 .7em; }
+.initlab .answer-claim { margin: 0 0 .55em; }
 .initlab .answer-claim:last-child { margin-bottom: .3em; }
 .initlab .answer-claim .head { font-weight: 600; margin: 0; }
-.initlab .answer-claim .summary { margin: .1em 0 0; max-width: 52em; }
+.initlab .answer-claim .summary { margin: .05em 0 0; max-width: 56em; }
 .initlab .shown { white-space: nowrap; font-size: .9em; }
-.initlab figure { margin: 1em 0 1.4em; }
+.initlab figure { margin: .8em 0 1.4em; }
 .initlab figure img { max-width: 100%; height: auto; display: block; }
 .initlab figcaption { font-size: .9em; color: var(--soft); max-width: 52em; margin-top: .3em; }
 .initlab figcaption b { color: var(--ink); }
@@ -103,7 +104,7 @@ _CSS = """
 .initlab table.data th, .initlab table.data td { border: 1px solid var(--rule);
   padding: .25em .55em; vertical-align: top; }
 .initlab table.data th { background: var(--tint); font-weight: 600; vertical-align: bottom;
-  min-width: 6em; max-width: 15em; text-align: right; hyphens: none; }
+  text-align: right; hyphens: none; }
 .initlab table.data td { text-align: right; white-space: nowrap; }
 .initlab table.data .text { text-align: left; }
 .initlab table.data td.text { white-space: normal; min-width: 8em; max-width: 28em; }
@@ -269,8 +270,8 @@ def _table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
     """A data table; every row unless ``max_rows`` (then the first and last rows, as pandas)."""
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns}
     head = "".join(
-        f'<th scope="col" class="{"" if numeric[c] and frame[c].dtype != bool else "text"}">'
-        f"{_esc(str(c))}</th>"
+        f'<th scope="col" class="{"" if numeric[c] and frame[c].dtype != bool else "text"}"'
+        f' style="min-width: {_header_width(str(c))}ch">{_esc(str(c))}</th>'
         for c in frame.columns
     )
     rows = list(frame.itertuples(index=False))
@@ -297,6 +298,14 @@ def _table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
         f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def _header_width(text: str) -> int:
+    """A header's least width in ``ch``: room for about half its text per line (two lines, three
+    at most for the longest), never less than its longest word, so that no header is set one
+    word per line above a narrow column of numbers."""
+    longest = max((len(w) for w in text.split()), default=0)
+    return min(max(math.ceil(len(text) / 2), longest) + 1, 22)
 
 
 def _verdict(v: str, cls: str | None = None) -> str:
