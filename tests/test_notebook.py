@@ -83,7 +83,7 @@ def test_diagnosis_shows_its_verdict_and_findings(outputs):
     data = outputs["diagnosis"]
     assert data["text/plain"].startswith("Diagnosis(verdict='stuck'")
     page = data["text/html"]
-    assert ">stuck<" in page and "class='findings'" in page and "Layers" in page
+    assert ">stuck<" in page and "Also found" in page and "Layers" in page
 
 
 def test_torch_check_shows_the_same_rendering(outputs):
@@ -94,7 +94,7 @@ def test_torch_check_shows_the_same_rendering(outputs):
 
 def test_ledger_shows_its_table(outputs):
     data = outputs["ledger"]
-    assert data["text/plain"] == "Ledger(1 claims: 1 holds)"
+    assert data["text/plain"] == "Ledger(1 claim: 1 holds)"
     assert '<table class="ledger">' in data["text/html"]
 
 

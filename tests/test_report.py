@@ -4,6 +4,7 @@ and the short plain reprs beside them."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 
 import pandas as pd
@@ -26,6 +27,11 @@ def zeros():
     return diagnose(MLPClassifier(init="zeros"), X, y)
 
 
+def _text(page: str) -> str:
+    """What a reader reads: the page without its markup."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
 def _one_line(text: str) -> bool:
     return "\n" not in text and len(text) <= 120
 
@@ -35,7 +41,7 @@ def test_plain_reprs_are_one_line_with_the_verdict(result, zeros):
         f"StudyResult('logistic-zero', size='quick', 1 claim: 1 holds, {result.seconds:.1f} s)"
     )
     assert repr(result.findings[0]) == "Claim('logistic-zero', verdict='holds')"
-    assert repr(report.ledger([result])) == "Ledger(1 claims: 1 holds)"
+    assert repr(report.ledger([result])) == "Ledger(1 claim: 1 holds)"
     assert _one_line(repr(zeros)) and repr(zeros).startswith("Diagnosis(verdict='stuck'")
 
 
@@ -47,7 +53,7 @@ def test_study_html_answers_first(result):
     order = [
         page.index(report._esc(result.question)),
         page.index('class="answer'),
-        page.index(report._esc(claim.summary)),
+        page.index(report._prose(claim.summary)),
         page.index('id="fig-logistic-zero-boundaries"'),
         page.index("How we know"),
         page.index("<details"),
@@ -81,7 +87,7 @@ def test_a_result_loaded_from_json_renders_without_its_figures(result):
     again = StudyResult.from_dict(result.to_dict())
     page = again._repr_html_()
     assert "its PNG file was not found" in page
-    assert report._esc(result.findings[0].summary) in page
+    assert result.findings[0].summary in _text(page)
 
 
 def test_ledger_is_a_list_that_shows_its_answers(result):
@@ -89,17 +95,20 @@ def test_ledger_is_a_list_that_shows_its_answers(result):
     assert isinstance(claims, Ledger) and isinstance(claims, list) and len(claims) == 1
     page = claims._repr_html_()
     c = claims[0]
-    assert report._esc(c.short) in page and report._esc(c.summary) in page
+    assert c.short in _text(page) and c.summary in _text(page)
     assert "<summary>Evidence</summary>" in page
 
 
 def test_diagnosis_html_verdict_findings_then_tables(zeros):
     page = zeros._repr_html_()
-    assert page.index(">stuck<") < page.index("<ul class='findings'>") < page.index("<details")
+    # The verdict and the first error (the answer) in the box, the other findings listed after
+    # it, the tables folded below.
+    assert page.index(">stuck<") < page.index("Also found") < page.index("<details")
+    text = _text(page)
+    first = next(f for f in zeros.findings if f.severity == "error")
+    assert text.index(first.message) < text.index("Also found")
     for f in zeros.findings:
-        assert report._esc(f.message) in page
-        if f.suggestion:
-            assert report._esc(f.suggestion) in page
+        assert f.message in text and f.suggestion in text
     # Layers and blocks are drawn from their fields, whatever fields they have.
     for field in dataclasses.fields(zeros.layers[0]):
         assert f">{field.name}</th>" in page

@@ -774,8 +774,10 @@ def cmd_tour(args: argparse.Namespace) -> int:
     if dls is not None:
         console.print(dls.title, style="bold")
         console.print(_course_table(dls))
+        console.print()
     console.print(_ledger_table(ledger(results), verbose=args.verbose))
     seconds = sum(r.seconds for r in results)
+    console.print()
     if not args.verbose:
         console.print(
             f"{len(results)} studies in {seconds:.0f} s; the evidence of each claim: "

@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import warnings
 from collections.abc import Sequence
@@ -98,6 +99,7 @@ _CSS = """
 .initlab details[open] > summary { border-bottom: 1px solid var(--rule); }
 .initlab details > .inner { padding: .3em .9em .6em; }
 .initlab .dim { color: var(--soft); }
+.initlab .n { white-space: nowrap; }
 .initlab .scroll { overflow-x: auto; max-width: 100%; }
 .initlab table.data { border-collapse: collapse; font-size: .82em; margin: .5em 0;
   font-variant-numeric: tabular-nums; }
@@ -218,6 +220,13 @@ _JS = """
 """
 
 _esc = html.escape
+# A number as written in a sentence (1e-320, -0.5, 33%): kept on one line.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w])")
+
+
+def _prose(text: str) -> str:
+    """Escaped text whose numbers never break across lines (no "1e-" then "320")."""
+    return _NUMBER.sub(lambda m: f'<span class="n">{m.group(0)}</span>', _esc(text))
 
 
 def load_results(folder: str | Path) -> list[StudyResult]:
@@ -427,7 +436,7 @@ def _answer_box(result: StudyResult, anchors: _Anchors) -> str:
         items.append(
             f'<div class="answer-claim" id="{anchors.claim(c)}">'
             f'<p class="head">{_verdict(c.verdict)} {_esc(c.short)}</p>'
-            f'<p class="summary">{_esc(c.summary or c.evidence)}'
+            f'<p class="summary">{_prose(c.summary or c.evidence)}'
             + (f" {shown}." if shown else "")
             + f' <a class="shown" href="#{anchors.evidence(c)}">Evidence</a></p></div>'
         )
@@ -471,7 +480,7 @@ def _study_section(result: StudyResult, *, index: int | None, folder: Path | Non
     evidence = "".join(
         f'<div class="evidence-claim" id="{anchors.evidence(c)}">'
         f"<p>{_verdict(c.verdict)} <b>Claim tested:</b> {_esc(c.claim)}</p>"
-        f'<p class="prose">{_esc(c.evidence)}</p></div>'
+        f'<p class="prose">{_prose(c.evidence)}</p></div>'
         for c in result.findings
     )
     if result.findings:
@@ -546,10 +555,10 @@ def _ledger_table(claims: Sequence[Claim], anchors: dict[str, _Anchors] | None) 
             where += f"<br>{shown}" if shown else ""
         else:
             where = _esc(c.study)
-        evidence = f"<p><b>Claim tested:</b> {_esc(c.claim)}</p><p>{_esc(c.evidence)}</p>"
+        evidence = f"<p><b>Claim tested:</b> {_esc(c.claim)}</p><p>{_prose(c.evidence)}</p>"
         rows.append(
             f'<tr><td class="claim">{_esc(c.short)}</td><td>{_verdict(c.verdict)}</td>'
-            f'<td class="answer-cell">{_esc(c.summary or c.evidence)}'
+            f'<td class="answer-cell">{_prose(c.summary or c.evidence)}'
             f"{_details('Evidence', evidence)}</td>"
             f'<td class="where">{where}</td></tr>'
         )
@@ -692,17 +701,29 @@ def diagnosis_html(d: Any) -> str:
     healthy = d.verdict == "healthy"
     errors = [f for f in d.findings if getattr(f, "severity", "error") == "error"]
     lead = (errors or d.findings or [None])[0]
-    summary = _esc(lead.message) if lead is not None else ("No problem found." if healthy else "")
+    rest = [f for f in d.findings if f is not lead]
+    if lead is not None:
+        summary = _prose(lead.message) + (
+            f"<div class='suggestion'>→ {_esc(lead.suggestion)}</div>" if lead.suggestion else ""
+        )
+    else:
+        summary = "No problem found." if healthy else ""
+    counts = {}
+    for f in d.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    tally = ", ".join(f"{n} {k}{'s' * (n != 1)}" for k, n in counts.items())
     parts = [
         f'<div class="answer tone-{"holds" if healthy else "fails"}"><div class="answer-claim">'
         f'<p class="head">{_verdict(d.verdict, "healthy" if healthy else "unhealthy")} '
-        f"{_esc(d.model or 'the model')}</p><p class='summary'>{summary}</p></div></div>"
+        f"{_esc(d.model or 'the model')}"
+        + (f" <span class='dim'>({len(d.findings)} findings: {tally})</span>" if rest else "")
+        + f"</p><div class='summary'>{summary}</div></div></div>"
     ]
     if d.loss is not None:
         parts.append(f"<p class='meta'>Loss on the data given: {_esc(_cell(d.loss)[0])}.</p>")
-    if d.findings:
+    if rest:
         items = []
-        for f in d.findings:
+        for f in rest:
             extra = {
                 k: v
                 for k, v in dataclasses.asdict(f).items()
@@ -710,7 +731,7 @@ def diagnosis_html(d: Any) -> str:
             }
             items.append(
                 f"<li>{_verdict(f.severity, _SEVERITY.get(f.severity, 'info'))} "
-                f"{_esc(f.message)}"
+                f"{_prose(f.message)}"
                 + (f" <span class='dim'>({_esc(f.layer)})</span>" if f.layer else "")
                 + (f"<div class='suggestion'>→ {_esc(f.suggestion)}</div>" if f.suggestion else "")
                 + "".join(
@@ -719,7 +740,7 @@ def diagnosis_html(d: Any) -> str:
                 )
                 + "</li>"
             )
-        parts.append(f"<ul class='findings'>{''.join(items)}</ul>")
+        parts.append(f"<h3>Also found</h3><ul class='findings'>{''.join(items)}</ul>")
     if d.layers:
         parts.append(
             _details(f"Layers <span class='dim'>({len(d.layers)})</span>", _records_table(d.layers))

@@ -99,7 +99,7 @@ class Ledger(list):
 
     def __repr__(self) -> str:
         counts = self.counts_text()
-        return f"Ledger({len(self)} claims{': ' + counts if counts else ''})"
+        return f"Ledger({len(self)} claim{'s' * (len(self) != 1)}{': ' + counts if counts else ''})"
 
     def _repr_html_(self) -> str:
         from ..report import ledger_html
@@ -126,22 +126,25 @@ class _Hanging:
     """A paragraph for the terminal, wrapped at the console's width under a hanging indent of
     :data:`_INDENT` columns (where a verdict, if given, is written), with no trailing spaces."""
 
-    def __init__(self, text: str, verdict: str = "", *, style: str = "", end: str = "\n"):
+    def __init__(
+        self, text: str, verdict: str = "", *, style: str = "", end: str = "\n", indent: int = -1
+    ):
         self.text, self.verdict, self.style, self.end = text, verdict, style, end
+        self.indent = _INDENT if indent < 0 else indent
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         import textwrap
 
         from rich.text import Text
 
-        width = max(options.max_width - _INDENT, 20)
-        lines = textwrap.wrap(self.text, width, break_on_hyphens=False) or [""]
+        n = self.indent
+        lines = textwrap.wrap(self.text, max(options.max_width - n, 20), break_on_hyphens=False)
         out = Text(end=self.end)
-        for i, line in enumerate(lines):
+        for i, line in enumerate(lines or [""]):
             if i == 0 and self.verdict:
-                out.append(f"{self.verdict.upper():<{_INDENT}}", _COLOURS[self.verdict] + " bold")
+                out.append(f"{self.verdict.upper():<{n}}", _COLOURS[self.verdict] + " bold")
             else:
-                out.append(" " * _INDENT)
+                out.append(" " * n)
             out.append(line, self.style)
             if i < len(lines) - 1:
                 out.append("\n")
@@ -279,7 +282,7 @@ def study_renderables(result: StudyResult, *, verbose: bool = False) -> list[Any
         Text.from_markup(
             f"[bold]{escape(result.title)}[/] ({result.size}, {result.seconds:.1f} s)"
         ),
-        Text(result.question, style="italic"),
+        _Hanging(result.question, style="italic", indent=0),
     ]
     out += claim_renderables(result.findings, verbose=verbose)
     if verbose:
@@ -292,11 +295,12 @@ def study_renderables(result: StudyResult, *, verbose: bool = False) -> list[Any
             out.append(table)
     else:
         out.append(
-            Text(
+            _Hanging(
                 f"Tables: {'; '.join(f'{k} ({len(v)} rows)' for k, v in result.tables.items())}. "
                 "--verbose prints them with the evidence; --out DIR writes the figures and an "
                 "HTML report.",
                 style="dim",
+                indent=0,
             )
         )
     return out
