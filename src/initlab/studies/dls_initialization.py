@@ -121,18 +121,22 @@ def _gradient_factors(model: MLPClassifier, X: np.ndarray, y: np.ndarray) -> pd.
 
 
 def _claim_same_loss(
-    loss0, base_rate, p_out, start_loss, final_loss, entropy, max_weight, causes
+    norms, loss0, base_rate, p_out, start_loss, final_loss, entropy, max_weight, causes
 ) -> Claim:
     fell = final_loss < start_loss * (1 - 1e-6)
     # The claim names the equal loss as the reason the weights stay put. Refuted when the
     # labels change the loss (it falls) and the weights stay exactly zero all the same.
     verdict = "fails" if fell and max_weight == 0.0 else "qualified"
     if verdict == "fails":
+        stuck = (
+            f"every weight gradient is exactly {max(norms.values()):g}"
+            if not any(norms.values())
+            else "the weights stay put"
+        )
         summary = (
-            f"From zeros every weight gradient is exactly 0, but not because the loss is the "
-            f"same for any labels: with {base_rate:.0%} positive labels the output bias moves "
-            f"and the loss falls from {start_loss:.3f} to {final_loss:.3f}, while every weight "
-            f"stays {max_weight:g}."
+            f"From zeros {stuck}, but not because the loss is the same for any labels: with "
+            f"{base_rate:.0%} positive labels the output bias moves and the loss falls from "
+            f"{start_loss:.3f} to {final_loss:.3f}, while every weight stays {max_weight:g}."
         )
     else:
         summary = (
@@ -160,6 +164,7 @@ def _claim_same_loss(
             "final_loss_unbalanced": final_loss,
             "base_rate_entropy": entropy,
             "max_weight_unbalanced": max_weight,
+            "weight_gradient_norms": norms,
         },
         short="Zero weights stay put because the loss is the same for any labels",
         summary=summary,
@@ -438,6 +443,7 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
     scores = {init: float(clf.score(X, y)) for init, clf in models.items()}
     findings = [
         _claim_same_loss(
+            weight_norms,
             zero_diag.loss,
             base_rate,
             p_out,

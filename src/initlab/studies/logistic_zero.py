@@ -414,7 +414,7 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
     else:
         verdict = "fails"
     evidence = _evidence(facts, nonsep, sep_names, starts, T, mlp_stuck)
-    summary = _summary(facts, nonsep, sep_names, len(starts) - 1, verdict)
+    summary = _summary(facts, nonsep, sep_names, len(starts) - 1, verdict, mlp_stuck)
     findings = [
         Claim(
             "logistic-zero",
@@ -511,7 +511,7 @@ def _and(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _summary(facts, nonsep, sep_names, n_rand: int, verdict: str) -> str:
+def _summary(facts, nonsep, sep_names, n_rand: int, verdict: str, mlp_stuck: bool) -> str:
     """One sentence: how the zero start compares with the random starts, and the MLP's contrast."""
     met = [n for n in nonsep if facts[n]["max_rel_distance"] < SAME_TOL]
     parts = []
@@ -524,9 +524,14 @@ def _summary(facts, nonsep, sep_names, n_rand: int, verdict: str) -> str:
         parts.append(f"accuracy {facts[n]['zero_accuracy']:.3f} on separable {n}")
     mlp = max(f["mlp_zero_accuracy"] for f in facts.values())
     if verdict == "holds":
+        mlp_text = (
+            f"unlike an MLP's, which stays at accuracy {mlp:.2f}"
+            if mlp_stuck
+            else f"and an MLP from zeros reaches accuracy {mlp:.2f}"
+        )
         return (
             f"Yes: from zero it matches {n_rand} random starts, reaching {_and(parts)}; its "
-            f"gradient at zero is not zero, unlike an MLP's, which stays at accuracy {mlp:.2f}."
+            f"gradient at zero is not zero, {mlp_text}."
         )
     behind = [n for n in nonsep if facts[n]["loss_zero"] > facts[n]["loss_random_max"]]
     if verdict == "qualified":

@@ -513,7 +513,11 @@ def _claim_stay_equal(runs: dict, blas: pd.DataFrame) -> Claim:
         summary = (
             f"Yes: in all {len(sym)} symmetric-start runs every hidden layer stayed effectively "
             f"one unit wide, matching its collapsed network to {max(gaps):.0e}; plain BLAS "
-            f"rounding split units in {len(split)} runs but "
+            + (
+                f"rounding split units in {len(split)} runs but "
+                if len(split)
+                else "rounding never split them, and "
+            )
             + (
                 "changed no accuracy."
                 if not material
@@ -587,10 +591,11 @@ def _claim_symmetric_fails(runs: dict, half_plane: float) -> Claim:
     a_top = max(best, key=lambda a: best[a][0])
     sizes = " or ".join(_fmt_widths(c) for c in sorted(collapsed))
     if verdict == "qualified":
+        below = "but far below" if he[a_top] - top > 0.1 else "and close to"
         summary = (
             f"Not quite: a symmetric start trains its collapsed network (hidden sizes {sizes}), "
-            f"which beats chance (0.5) only a little: at best {top:.3f} train accuracy "
-            f"({a_top}) against {he[a_top]:.3f} from he_normal."
+            f"which reaches at best {top:.3f} train accuracy ({a_top}): above chance (0.5) "
+            f"{below} he_normal's {he[a_top]:.3f}."
         )
     else:
         summary = (
