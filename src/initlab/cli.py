@@ -26,6 +26,7 @@ EXAMPLES = {
     "claims": """examples:
   initlab claims                one line per claim: the verdict and the answer with its number
   initlab claims --verbose      the claims in full, with their evidence
+  initlab claims --size full    the sizes a reader would publish (minutes)
   initlab claims --json""",
     "report": """examples:
   initlab report initlab-tour                rebuild initlab-tour/report.html from its JSON
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_study)
 
     cl = command("claims", "Test the common claims about starting weights (the quick studies).")
-    _study_options(cl, out=False)
+    _study_options(cl, out=False, default_size="quick")
     cl.set_defaults(func=cmd_claims)
 
     tr = command("tour", "Run every study and the claims ledger; write an HTML report.")
