@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .studies import STUDIES, VERDICTS, Claim, Ledger, StudyResult
+from .studies import STUDIES, Claim, Ledger, StudyResult
 
 __all__ = [
     "SweepTable",
@@ -571,14 +571,7 @@ def _ledger_table(claims: Sequence[Claim], anchors: dict[str, _Anchors] | None) 
 
 
 def _counts(claims: Sequence[Claim]) -> str:
-    found = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
-    words = {"holds": "hold{}", "fails": "fail{}", "qualified": "qualified"}
-    parts = []
-    for v, n in found.items():
-        if n:
-            verb = words[v].format("s" if n == 1 else "") if v != "qualified" else "qualified"
-            parts.append(f"{n} {verb}")
-    return ", ".join(parts)
+    return Ledger(claims).counts_text()
 
 
 def ledger_html(claims: Sequence[Claim], *, standalone: bool = True) -> str:
