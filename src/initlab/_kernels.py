@@ -215,14 +215,14 @@ if AVAILABLE:
 
     # --- vector math ---------------------------------------------------------------------------
 
-    @_helper
-    def _exp_neg(t):
-        """exp(t) for t <= 0 (vector), to an ulp: exp(t) = 2^n exp(r), n = round(t / ln 2),
-        |r| <= ln(2)/2, exp(r) from its Taylor polynomial of degree 13 (truncation below 1e-17).
-        Below the normal range of 2^n (float64 -708, float32 -87), where exp is subnormal or
-        zero, it gives 0 (an error below 3e-308, resp. 2e-38)."""
+    @_inline
+    def _exp_split(t):
+        """(s, p, keep) with exp(t) = s (1 + p) for t <= 0: s = 2^n, n = round(t / ln 2), and
+        p = expm1(r) for |r| <= ln(2)/2 from its Taylor polynomial of degree 13 (truncation
+        below 1e-17). Below the normal range of 2^n (float64 -708, float32 -87), where exp is
+        subnormal or zero, keep is 0 (exp is taken as 0, an error below 3e-308, resp. 2e-38)."""
         lo = vpick(t, -708.0, -87.0)
-        tiny = vsel_lt(t, lo, 0.0, 1.0)
+        keep = vsel_lt(t, lo, 0.0, 1.0)
         t = vsel_lt(t, lo, lo, t)
         n = vfloor(vfma(t, _LOG2E, 0.5))
         r = vfma(n, vpick(t, -_LN2_HI64, -_LN2_HI32), t)
@@ -240,34 +240,22 @@ if AVAILABLE:
         q = vfma(q, r, 1.0 / 6.0)
         q = vfma(q, r, 0.5)
         q = vfma(q, r, 1.0)
-        q = vfma(q, r, 1.0)
-        return vmul(vmul(q, vpow2(n)), tiny)
+        return vpow2(n), vmul(q, r), keep
 
-    @_helper
+    @_inline
+    def _exp_neg(t):
+        """exp(t) for t <= 0 (vector), to an ulp."""
+        s, p, keep = _exp_split(t)
+        return vmul(vfma(s, p, s), keep)
+
+    @_inline
     def _expm1_neg(t):
-        """expm1(t) for t <= 0: exp(t) - 1 where that has no cancellation (t <= -1.1), else the
-        Taylor polynomial of degree 18 (truncation below 1e-16 relative on [-1.1, 0])."""
-        q = vfill(t, 1.5619206968586225e-16)
-        q = vfma(q, t, 2.8114572543455206e-15)
-        q = vfma(q, t, 4.779477332387385e-14)
-        q = vfma(q, t, 7.647163731819816e-13)
-        q = vfma(q, t, 1.1470745597729725e-11)
-        q = vfma(q, t, 1.6059043836821613e-10)
-        q = vfma(q, t, 2.08767569878681e-09)
-        q = vfma(q, t, 2.505210838544172e-08)
-        q = vfma(q, t, 2.7557319223985893e-07)
-        q = vfma(q, t, 2.7557319223985893e-06)
-        q = vfma(q, t, 2.48015873015873e-05)
-        q = vfma(q, t, 0.0001984126984126984)
-        q = vfma(q, t, 0.001388888888888889)
-        q = vfma(q, t, 0.008333333333333333)
-        q = vfma(q, t, 0.041666666666666664)
-        q = vfma(q, t, 0.16666666666666666)
-        q = vfma(q, t, 0.5)
-        q = vfma(q, t, 1.0)
-        return vsel_gt(t, -1.1, vmul(t, q), vsub(_exp_neg(t), 1.0))
+        """expm1(t) for t <= 0, to a few ulp: 2^n expm1(r) + (2^n - 1) (Tang's form: no
+        cancellation near 0, where n = 0)."""
+        s, p, _ = _exp_split(t)
+        return vfma(s, p, vsub(s, 1.0))
 
-    @_helper
+    @_inline
     def _atanh2(t):
         """2 atanh(t) = log((1 + t) / (1 - t)) for |t| <= 0.1716 (3 - 2 sqrt 2): the odd series
         to t^21 (truncation below 1e-18 relative)."""
@@ -294,13 +282,13 @@ if AVAILABLE:
         den = vadd(vfma(k, 1.0, e), 2.0)  # e + 3 or e + 2
         return k, num, den
 
-    @_helper
+    @_inline
     def _log1p_unit(e):
         """log(1 + e) for 0 <= e <= 1."""
         k, num, den = _log1p_split(e)
         return vfma(k, _LN2, _atanh2(vdiv(num, den)))
 
-    @_helper
+    @_inline
     def _log_ge1(x):
         """log(x) for x >= 1: x = 2^k f with f in [sqrt(1/2), sqrt(2)), log x = k ln 2 + log f."""
         k, f = vsplit_exponent(x)
@@ -310,14 +298,14 @@ if AVAILABLE:
         lf = _atanh2(vdiv(vsub(f, 1.0), vadd(f, 1.0)))
         return vfma(k, vpick(x, _LN2_HI64, _LN2_HI32), vfma(k, vpick(x, _LN2_LO64, _LN2_LO32), lf))
 
-    @_helper
+    @_inline
     def _tanh(z):
         """tanh(z) = sign(z) (-u) / (2 + u) with u = expm1(-2|z|), to a few ulp."""
         u = _expm1_neg(vmul(vabs(z), -2.0))
         r = vdiv(vmul(u, -1.0), vadd(u, 2.0))
         return vsel_ge(z, 0.0, r, vmul(r, -1.0))
 
-    @_helper
+    @_inline
     def _sigmoid(z):
         """1 / (1 + exp(-z)) as (1 or e) / (1 + e) with e = exp(-|z|): no overflow."""
         e = _exp_neg(vmul(vabs(z), -1.0))
@@ -346,7 +334,7 @@ if AVAILABLE:
             T[s] = 0.5 * math.erfc(-x / _SQRT2) + x * math.exp(-0.5 * x * x) * _INV_SQRT_2PI
         return vmul(d, vload(T, 0))
 
-    @_helper
+    @_inline
     def _activate(code, p, z, T):
         """phi(z) for a vector of pre-activations (NaN stays NaN, as in NumPy)."""
         if code == 1:
@@ -372,7 +360,7 @@ if AVAILABLE:
             return vadd(vsel_gt(z, 0.0, z, 0.0), _log1p_unit(e))
         return z
 
-    @_helper
+    @_inline
     def _times_derivative(code, p, z, a, d, T):
         """d * phi'(z), given a = phi(z); for codes not in NEEDS_Z, z may be anything."""
         if code == 1:
