@@ -32,8 +32,10 @@ checked against initlab's (the same starts, the same 200 steps) before any rate 
    cross-entropy's exp and log): where the time goes inside one compiled call, which cProfile
    cannot see.
 3. the wide case: digits (1797 samples), [64, 256, 256, 10], softmax, full batch, ``--wide-k``
-   networks, float64 and float32, ``backend="auto"`` (BLAS products with compiled element-wise
-   passes) and the NumPy backend: GFLOP/s achieved against the peak, and a cProfile;
+   networks, float64 and float32, through the kernel (what ``backend="auto"`` picks up to
+   ``KERNEL_MAX_WIDTH`` units), the BLAS path (BLAS products with compiled element-wise passes,
+   one network per core) and the NumPy backend: GFLOP/s against the peak; both compiled paths
+   over widths 64 to 512 (where the kernel stops leading), and a cProfile of the BLAS path;
 4. peak memory (VmHWM of a fresh subprocess) of building and training K = 10000 course networks.
 
 A best-of-``--repeats`` timing is used for everything fast; b and f run once.
@@ -295,17 +297,19 @@ def profile(fn, top=12):
 
 
 def kernel_parts(stack, A0, Y, n, repeats):
-    """Seconds per model-iteration of the kernel's parts, on the same stack: a whole iteration,
-    an iteration with squared error through an identity output (no exp or log in the loss), and
-    a forward pass alone (the kernel's accuracy pass)."""
+    """Core-seconds per model-iteration of the kernel's parts, on the same stack: a whole
+    iteration, an iteration with squared error through an identity output (no exp or log in the
+    loss), and a forward pass alone (the kernel's accuracy pass: the forward pass and the count
+    of correct predictions, on the stack repeated n times so that one call does as many passes
+    as the iterations do)."""
     theta0 = engine._flatten(stack)
-    K = theta0.shape[0]
     Xb, nv = _kernels.pack(A0[None], theta0.dtype)
     Yb, _ = _kernels.pack(Y[None], theta0.dtype)
     lay = _kernels.layout(SIZES)
     relu = (_kernels.ACTIVATION_CODES["relu"], 0.0)
+    tiled = np.tile(theta0, (n, 1))
 
-    def run(output, loss, iterations, forward_only=False):
+    def run(output, loss, iterations):
         theta = theta0.copy()
         _kernels.run(
             theta,
@@ -318,16 +322,32 @@ def kernel_parts(stack, A0, Y, n, repeats):
             output,
             loss,
             learning_rate=LR,
-            n_iter=0 if forward_only else iterations,
-            active=np.zeros(K, bool) if forward_only else None,
-            final_accuracy=np.empty(K) if forward_only else None,
+            n_iter=iterations,
         )
 
-    threads = _kernels.n_threads()
+    def forward():
+        K = tiled.shape[0]
+        _kernels.run(
+            tiled,
+            Xb,
+            Yb,
+            nv,
+            A0.shape[1],
+            lay,
+            relu,
+            0,
+            0,
+            learning_rate=0.0,
+            n_iter=0,
+            active=np.zeros(K, bool),
+            final_accuracy=np.empty(K),
+        )
+
+    per = theta0.shape[0] * n / _kernels.n_threads()
     whole, _ = best_of(repeats, lambda: run(0, 0, n))
     no_exp, _ = best_of(repeats, lambda: run(2, 2, n))
-    fwd, _ = best_of(repeats * 5, lambda: run(0, 0, 1, forward_only=True))
-    return whole / (K * n) * threads, no_exp / (K * n) * threads, fwd / K * threads
+    fwd, _ = best_of(repeats, forward)
+    return whole / per, no_exp / per, fwd / per
 
 
 def main() -> None:
@@ -525,7 +545,7 @@ def main() -> None:
     whole, no_exp, fwd = kernel_parts(stack, A0, Y, n, R)
     print(
         f"kernel profile, core-microseconds per model-iteration: whole iteration {whole * 1e6:.2f}"
-        f" = forward pass {fwd * 1e6:.2f} + loss (exp, log1p, error) "
+        f" = forward pass and accuracy count {fwd * 1e6:.2f} + loss (exp, log1p, error) "
         f"{(whole - no_exp) * 1e6:.2f} + backward and update {(no_exp - fwd) * 1e6:.2f}; at "
         f"the float64 peak the products alone would take "
         f"{f_course / (peak64 / _kernels.n_threads()) / 1e3:.2f}"
@@ -626,9 +646,10 @@ def main() -> None:
     )
 
     # --- profiles -------------------------------------------------------------------------
-    st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)))
-    print(f"\ncProfile: engine.train, wide float64, K = {Kw}, 2 iterations, BLAS path")
-    print(profile(lambda: train_wide(st, np.float64, "blas", 2)))
+    # One network: the work one core does on the BLAS path (cProfile sees the main thread only).
+    st = engine.init_params(WIDE, "he_normal", random_state=[0])
+    print("\ncProfile: engine.train, wide float64, one network, 4 iterations, BLAS path")
+    print(profile(lambda: train_wide(st, np.float64, "blas", 4)))
 
     print(f"\nload average at end: {open('/proc/loadavg').read().split()[:3]}")
     print("\ngoals:")

@@ -554,7 +554,7 @@ def test_run_chunk_draws_the_starts_one_config_would_draw_alone():
     X, _ = initlab.load_dataset("xor")
     A0 = np.ascontiguousarray(X.T)
     act = get_activation("relu")
-    stack = _starts(configs, [2, 5, 4, 1], A0, act)
+    stack = _starts(configs, [c.config for c in configs], [2, 5, 4, 1], A0, act)
     for k, c in enumerate(configs):  # drawn one by one, as MLPClassifier would for the config
         alone = engine.init_params(
             [2, 5, 4, 1],

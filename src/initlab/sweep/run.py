@@ -80,21 +80,22 @@ def _accuracy(params: engine.Params, X: np.ndarray, labels: np.ndarray, act, out
     return engine._correct_share(engine.logits(params, X, act), labels, output)
 
 
-def _starts(configs: list[Config], sizes: list[int], A0: np.ndarray, act) -> engine.Params:
+def _starts(
+    configs: list[Config], cfgs: list[dict[str, Any]], sizes: list[int], A0: np.ndarray, act
+) -> engine.Params:
     """The configurations' starts as one stack, network k drawn from ``default_rng(seed_k)``.
 
     Configurations with the same init and bias_init are drawn by one call (the specs resolved
     once, each network from its own generator): the same numbers as drawing them one by one.
     """
-    first = configs[0].config
+    first = cfgs[0]
     n_layers = len(sizes) - 1
     by_spec: dict[str, list[int]] = {}
-    for i, c in enumerate(configs):
-        key = repr((c.config["init"], c.config["bias_init"]))
-        by_spec.setdefault(key, []).append(i)
+    for i, cfg in enumerate(cfgs):
+        by_spec.setdefault(repr((cfg["init"], cfg["bias_init"])), []).append(i)
     parts, order = [], []
     for idx in by_spec.values():
-        cfg = configs[idx[0]].config
+        cfg = cfgs[idx[0]]
         inits = [
             engine.resolve_initializer(s, act)
             for s in engine._per_layer(cfg["init"], n_layers, "init")
@@ -149,10 +150,6 @@ def _effective_widths(params: engine.Params) -> np.ndarray:
 
 def _layer(params: engine.Params, k: int, l: int):
     return params.weights[l][k], params.biases[l][k], params.weights[l + 1][k]
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
 
 
 def _versions(kernel: bool) -> dict[str, str]:
@@ -215,7 +212,7 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
     sizes = [data["n_features"], *first["hidden"], data["Y"].shape[0]]
     n_iter = first["iterations"]
     every = record.curve_every
-    starts = _starts(configs, sizes, data["A0"], act)
+    starts = _starts(configs, cfgs, sizes, data["A0"], act)
     kernel = engine._use_kernel(backend, tuple(sizes), act)
     # The kernel keeps equal units equal by itself; NumPy and BLAS need exact products for them.
     if kernel or len(sizes) < 3:
@@ -269,42 +266,46 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
         if "effective_width" in record.metrics:
             widths[idx] = _effective_widths(result.params)
 
+    # The measures of every configuration at once, then one dict each.
+    finite = np.isfinite(losses)
+    best = np.where(finite, losses, np.inf).min(axis=0)
+    final = losses[-1]
+    curves = losses[::every]
+    curve_ok = np.isfinite(curves)
+    # Checkpoints that count: those up to divergence, and the end only if never diverged.
+    t_points = np.array([*checkpoints, n_iter])
+    counts = (diverged_at[None, :] < 0) | (t_points[:-1, None] <= diverged_at[None, :])
+    counts = np.vstack([counts, diverged_at[None, :] < 0])
+    hit = counts & (acc_curve >= record.target_accuracy)
+    first_hit = np.where(hit.any(axis=0), t_points[hit.argmax(axis=0)], -1)
     seconds = (time.perf_counter() - t0) / K
     versions = _versions(kernel or engine._path(backend, tuple(sizes), act) == "blas")
     has_test = "X_test" in data
-    record_width = "effective_width" in record.metrics
+    keep = set(record.metrics) | {"diverged"}
     out = []
     for i, (c, cfg) in enumerate(zip(configs, cfgs)):
         d = int(diverged_at[i])
-        curve = losses[:, i]
-        finite = curve[np.isfinite(curve)]
-        # Checkpoints that count: those up to divergence, and the end only if never diverged.
-        points = [(t, acc_curve[j, i]) for j, t in enumerate(checkpoints) if d < 0 or t <= d]
-        if d < 0:
-            points.append((n_iter, acc_curve[-1, i]))
-        reached = [t for t, a in points if a >= record.target_accuracy]
-        out.append(
-            {
-                "key": c.key,
-                "group": c.group,
-                "config": cfg,
-                "status": "diverged" if d >= 0 else "done",
-                "final_loss": _finite(curve[-1]),
-                "best_loss": float(finite.min()) if finite.size else None,
-                "train_accuracy": float(acc_curve[-1, i]),
-                "test_accuracy": float(test_acc[i]) if has_test else None,
-                "iterations_to_target": reached[0] if reached else None,
-                "diverged": d >= 0,
-                "diverged_at": d if d >= 0 else None,
-                "effective_width": widths[i].tolist() if record_width else None,
-                "curve": [_finite(x) for x in curve[::every]],
-                "seconds": seconds,
-                "versions": versions,
-            }
-        )
+        result = {
+            "key": c.key,
+            "group": c.group,
+            "config": cfg,
+            "status": "diverged" if d >= 0 else "done",
+            "final_loss": float(final[i]) if finite[-1, i] else None,
+            "best_loss": float(best[i]) if best[i] < np.inf else None,
+            "train_accuracy": float(acc_curve[-1, i]),
+            "test_accuracy": float(test_acc[i]) if has_test else None,
+            "iterations_to_target": int(first_hit[i]) if first_hit[i] >= 0 else None,
+            "diverged": d >= 0,
+            "diverged_at": d if d >= 0 else None,
+            "effective_width": widths[i].tolist(),
+            "curve": [float(x) if ok else None for x, ok in zip(curves[:, i], curve_ok[:, i])],
+            "seconds": seconds,
+            "versions": versions,
+        }
         for m in METRICS:  # what the record leaves out is not stored
-            if m not in record.metrics and m != "diverged":
-                out[-1][m] = None
+            if m not in keep:
+                result[m] = None
+        out.append(result)
     return out
 
 
