@@ -16,7 +16,9 @@ operation for operation. Backpropagation reads like its derivation:
     delta[l-1] = (W[l]^T delta[l]) * phi'(z[l-1])
 
 Non-finite values are detected per network: a network whose loss or gradient is not finite is
-marked diverged at that iteration, keeps its last finite parameters, and the others go on.
+marked diverged at that iteration and rolled back to its last parameters whose loss and gradient
+were finite (those of the previous step; its start if it diverged at iteration 0), and the
+others go on.
 """
 
 from __future__ import annotations
@@ -408,7 +410,8 @@ class TrainResult:
     Attributes
     ----------
     params : Params
-        The trained parameters (a diverged network keeps its last finite parameters).
+        The trained parameters. A diverged network keeps its last parameters whose loss and
+        gradient were finite (the start, which may itself hold inf, if it diverged at 0).
     loss : ndarray, shape (n_iter, K)
         Loss per iteration (epoch) and network, on the parameters before that iteration's
         updates: the full-batch loss, or the size-weighted mean of the mini-batch losses. After
@@ -586,6 +589,10 @@ def train(
     # `grad`: an update, a finiteness check or a freeze is one array operation, whatever the depth.
     theta = _flatten(params)
     grad = np.empty_like(theta)
+    # The last parameters whose loss and gradient were finite, per network: a network that
+    # diverges is rolled back to them, so that what it keeps predicts finite probabilities.
+    last = theta.copy()
+    pre = np.empty_like(theta)  # the fused kernel's parameters before its in-place update
     params = _views(params, theta)
     grads = _views(params, grad)
     n_w = sum(W[0].size for W in params.weights)
@@ -620,7 +627,9 @@ def train(
                 mb = Xb.shape[-1]
                 snap = bool(snapshot_every) and bi == 0 and it % snapshot_every == 0
                 if kernel:
-                    before = theta.copy() if snap and fused else theta
+                    if fused:
+                        np.copyto(pre, theta)
+                    before = pre if fused else theta
                     value, finite = _kernels.step(
                         theta,
                         grad,
@@ -652,6 +661,16 @@ def train(
                     losses[it, newly] = value[newly]
                     active &= finite
                     all_active = False
+                    theta[newly] = last[newly]
+                if kernel and fused:  # pre holds the parameters whose loss was finite
+                    if all_active:
+                        last, pre = pre, last
+                    else:
+                        last[active] = pre[active]
+                elif all_active:
+                    np.copyto(last, theta)
+                else:
+                    last[active] = theta[active]
                 if snap:
                     snapshots.append(
                         _snapshot(it, _views(params, before) if kernel else params, grads)
