@@ -44,10 +44,10 @@ def _bound(x: float) -> str:
     return f"{x:g}"
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, numbers.Integral):
+def _finite(value: Any, integer: bool) -> bool:
+    if integer and isinstance(value, numbers.Integral):
         return True  # Python ints have no inf; a huge one is checked against the range
-    try:
+    try:  # an int beyond the float range is not a finite float
         return math.isfinite(value)
     except (OverflowError, TypeError, ValueError):
         return False
@@ -92,7 +92,7 @@ def check_number(
     kind = "an int" if integer else "a float" if rule else "a finite float"
     allowed = f"{kind}{rule}{' or None' if allow_none else ''}"
     numeric = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numeric) or not _finite(value):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numeric) or not _finite(value, integer):
         raise _fail(owner, name, allowed, value)
     if (low is not None and (value < low or (low_open and value == low))) or (
         high is not None and (value > high or (high_open and value == high))

@@ -31,13 +31,17 @@ from .. import engine
 from ..activations import get_activation
 from ..datasets import load_dataset
 from ..diagnostics.symmetry import symmetry_groups
+from .._resources import check_disk, check_sweep
 from .spec import METRICS, Config, Record, SweepSpec, load_spec
-from .store import Store
+from .store import _ACTIVE, Store, StoreError, new_owner
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "MEMORY_BUDGET", "chunk_size_for", "run_chunk", "sweep"]
 
 DEFAULT_CHUNK_SIZE = 256
 """Networks per chunk at most (fewer when their snapshots and activations would not fit)."""
+
+WAIT_FOR_OTHERS = 0.5
+"""Seconds between looks at the store while another process runs the configurations left."""
 
 MEMORY_BUDGET = 256 * 2**20
 """Bytes a chunk may use for its parameters, snapshots and activations (an estimate)."""
@@ -349,37 +353,99 @@ def sweep(
         )
     if not isinstance(store, Store):
         store = Store(store)
+    # Before any work: the sweep fits in memory, the store is initlab's and can be written, and
+    # what is left to store fits on its disk.
+    estimate = check_sweep(spec, chunk_size)
+    store.prepare()
     store.register(spec)
-    done = store.done_keys()
-    chunks: list[list[Config]] = []
-    for members in spec.groups().values():
-        todo = [c for c in members if c.key not in done]
-        if not todo:
-            continue
-        size = chunk_size
-        if size is None:
-            data = _data(todo[0].config)
-            size = chunk_size_for(
-                todo[0].config, spec.record, data["n_features"], data["Y"].shape[0]
-            )
-        chunks.extend(todo[s : s + size] for s in range(0, len(todo), size))
-
+    keys = {c.key for c in spec.configs()}
+    done = store.done_keys() & keys
+    share = 1 - len(done) / len(keys)
+    check_disk(
+        int(estimate["disk"] * share),
+        os.path.dirname(os.path.abspath(store.path)),
+        f"The sweep {spec.name!r} ({len(keys) - len(done):,} configurations to store)",
+    )
     total = len(spec)
-    count = [total - sum(len(ch) for ch in chunks)]
+    count = [len(done)]
+    owner = new_owner()
 
     def on_result(results: list[dict[str, Any]]) -> None:
         # A chunk that ran twice (a Dask worker lost mid-chunk) is stored and counted once.
-        count[0] += store.write(results, sweep=spec.name)
+        try:
+            count[0] += store.write(results, sweep=spec.id, owner=owner)
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc} ({count[0]} of {total} configurations of {spec.name!r} are stored.)"
+            ) from None
         if progress is not None:
             progress(count[0], total, results)
 
     if progress is not None:
         progress(count[0], total, [])
-    if executor is None:
-        for chunk in chunks:
-            on_result(run_chunk(chunk, spec.record, backend))
-    elif chunks:
-        from .dask import run_on_dask
+    _ACTIVE.add(owner)
+    try:
+        _run_shared(spec, store, owner, executor, chunk_size, backend, on_result, count, progress)
+    finally:
+        _ACTIVE.discard(owner)
+        try:
+            store.release(owner)
+        except StoreError:  # a full disk: a dead owner's claims are taken over anyway
+            pass
+    return store.frame(spec.id)
 
-        run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
-    return store.frame(spec.name)
+
+def _chunks(spec: SweepSpec, todo: set[str], chunk_size: int | None) -> list[list[Config]]:
+    """The configurations of ``todo`` in chunks of one group each, in expansion order."""
+    chunks: list[list[Config]] = []
+    for members in spec.groups().values():
+        group = [c for c in members if c.key in todo]
+        if not group:
+            continue
+        size = chunk_size
+        if size is None:
+            data = _data(group[0].config)
+            size = chunk_size_for(
+                group[0].config, spec.record, data["n_features"], data["Y"].shape[0]
+            )
+        chunks.extend(group[s : s + size] for s in range(0, len(group), size))
+    return chunks
+
+
+def _run_shared(spec, store, owner, executor, chunk_size, backend, on_result, count, progress):
+    """Run what the store lacks, sharing it with any other process running the same sweep.
+
+    Each chunk's keys are claimed before it runs and released when it is stored; a key another
+    live process holds is left to it, and waited for at the end (a dead process's claims are
+    taken over, so a sweep killed with ``kill -9`` loses nothing and blocks no one).
+    """
+    keys = {c.key for c in spec.configs()}
+    first = True
+    while True:
+        todo = keys - store.done_keys()
+        if not todo:
+            return
+        if not first:  # what is left is claimed: take over the claims of dead sweeps, if any
+            todo = set(store.claim(sorted(todo), owner))
+            if not todo:
+                time.sleep(WAIT_FOR_OTHERS)
+                stored = len(keys & store.done_keys())
+                if progress is not None and stored != count[0]:
+                    count[0] = stored
+                    progress(stored, len(spec), [])
+                continue
+        first = False
+        chunks = _chunks(spec, todo, chunk_size)
+        if executor is None:
+            for chunk in chunks:
+                mine = set(store.claim([c.key for c in chunk], owner))
+                if mine:
+                    on_result(run_chunk([c for c in chunk if c.key in mine], spec.record, backend))
+        else:
+            from .dask import run_on_dask
+
+            mine = set(store.claim([c.key for ch in chunks for c in ch], owner))
+            chunks = [[c for c in ch if c.key in mine] for ch in chunks]
+            chunks = [ch for ch in chunks if ch]
+            if chunks:
+                run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
