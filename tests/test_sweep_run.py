@@ -378,7 +378,7 @@ def test_cli_sweep_and_runs(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(
     "content, message",
     [
-        (None, "no such sweep spec"),
+        (None, "'SPEC.toml' parameter of initlab sweep must be an existing file"),
         ("[grid]\nactivation = 'relu'\n", "'dataset' key"),
         ("[grid]\ndataset = 'circles'\nwidth = 3\n", "Unknown key 'width'"),
         ("[grid]\ndataset = 'circles'\nseed = []\n", "'seed'"),

@@ -53,6 +53,19 @@ def _finite(value: Any, integer: bool) -> bool:
         return False
 
 
+def _allowed(integer, low, high, low_open, high_open, allow_none) -> str:
+    if low is not None and high is not None:
+        rule = f" in {'(' if low_open else '['}{_bound(low)}, {_bound(high)}{')' if high_open else ']'}"
+    elif low is not None:
+        rule = f" {'>' if low_open else '>='} {_bound(low)}"
+    elif high is not None:
+        rule = f" {'<' if high_open else '<='} {_bound(high)}"
+    else:
+        rule = ""
+    kind = "an int" if integer else "a float" if rule else "a finite float"
+    return f"{kind}{rule}{' or None' if allow_none else ''}"
+
+
 def check_number(
     owner: str,
     name: str,
@@ -81,18 +94,13 @@ def check_number(
     """
     if value is None and allow_none:
         return value
-    if low is not None and high is not None:
-        rule = f" in {'(' if low_open else '['}{_bound(low)}, {_bound(high)}{')' if high_open else ']'}"
-    elif low is not None:
-        rule = f" {'>' if low_open else '>='} {_bound(low)}"
-    elif high is not None:
-        rule = f" {'<' if high_open else '<='} {_bound(high)}"
-    else:
-        rule = ""
-    kind = "an int" if integer else "a float" if rule else "a finite float"
-    allowed = f"{kind}{rule}{' or None' if allow_none else ''}"
+    allowed = _allowed(integer, low, high, low_open, high_open, allow_none)
     numeric = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numeric) or not _finite(value, integer):
+    if (
+        isinstance(value, bool | np.bool_)
+        or not isinstance(value, numeric)
+        or not _finite(value, integer)
+    ):
         raise _fail(owner, name, allowed, value)
     if (low is not None and (value < low or (low_open and value == low))) or (
         high is not None and (value > high or (high_open and value == high))
@@ -100,6 +108,35 @@ def check_number(
         raise _fail(owner, name, allowed, value)
     # A NumPy scalar becomes a Python number, so that spec strings stay Python literals.
     return value.item() if isinstance(value, np.generic) else value
+
+
+def number_from_text(owner: str, name: str, value: Any, *, integer: bool = False, **rule: Any):
+    """A number typed on a command line (or given as a number), checked as :func:`check_number`
+    checks it. An integer may be written ``15000`` or ``1.5e4``.
+
+    >>> number_from_text("initlab train", "--iterations", "1e4", integer=True, low=1)
+    10000
+    >>> number_from_text("initlab train", "--seed", "2**40", integer=True, low=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: The '--seed' parameter of initlab train must be an int >= 0. Got '2**40' instead.
+    """
+    parsed: Any = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = int(text) if integer else float(text)
+        except ValueError:
+            try:
+                f = float(text)
+                parsed = int(f) if integer and math.isfinite(f) and f.is_integer() else value
+            except (ValueError, OverflowError):
+                parsed = value
+    try:
+        return check_number(owner, name, parsed, integer=integer, **rule)
+    except ValueError:  # say what was typed, not what it was read as
+        rule = {"low": None, "high": None, "low_open": False, "high_open": False} | rule
+        raise _fail(owner, name, _allowed(integer, allow_none=False, **rule), value) from None
 
 
 def check_seed(owner: str, name: str, value: Any) -> int:

@@ -442,10 +442,16 @@ def _run_shared(spec, store, owner, executor, chunk_size, backend, on_result, co
                 if mine:
                     on_result(run_chunk([c for c in chunk if c.key in mine], spec.record, backend))
         else:
-            from .dask import run_on_dask
+            from .dask import ClusterError, run_on_dask
 
             mine = set(store.claim([c.key for ch in chunks for c in ch], owner))
             chunks = [[c for c in ch if c.key in mine] for ch in chunks]
             chunks = [ch for ch in chunks if ch]
             if chunks:
-                run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
+                try:
+                    run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
+                except ClusterError as exc:
+                    raise ClusterError(
+                        f"{exc} ({count[0]} of {len(spec)} configurations of {spec.name!r} are "
+                        "stored: run the same command again to resume.)"
+                    ) from exc

@@ -48,7 +48,8 @@ import numpy as np
 
 from .. import engine
 from .._spec import format_spec, parse_spec
-from .._validation import check_dtype, check_number, check_option, check_seed
+from .._resources import check_memory
+from .._validation import check_dtype, check_input_file, check_number, check_option, check_seed
 from ..activations import ACTIVATIONS, get_activation
 from ..datasets import DATASETS, load_dataset
 from ..initializers import INITIALIZERS, get_initializer
@@ -533,12 +534,20 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepSpec:
     """
     name = "sweep"
     if isinstance(source, str | os.PathLike):
-        path = os.fspath(source)
+        path = os.fspath(check_input_file("load_spec", "source", source))
+        check_memory(20 * os.path.getsize(path), f"Reading the sweep spec {path!r}")
         with open(path, "rb") as f:
-            try:
-                source = tomllib.load(f)
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"The sweep spec {path!r} is not valid TOML: {exc}") from None
+            data = f.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\x00" in text:
+            raise ValueError(f"The sweep spec {path!r} is not a TOML file: it holds binary data.")
+        try:
+            source = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"The sweep spec {path!r} is not valid TOML: {exc}") from None
         name = os.path.splitext(os.path.basename(path))[0]
     top = _check_keys(_SPEC, source, SPEC_KEYS, "spec")
     name = top.get("name", name)
