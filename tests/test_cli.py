@@ -98,7 +98,8 @@ def test_train_on_a_csv_file(tmp_path, capsys):
         (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
         (
             ["train", "--data", "missing.csv"],
-            "'--data' parameter of initlab train must be an existing file that can be read. Got 'missing.csv': no such file",
+            "'--data' parameter of initlab train must be an existing file that can be read. "
+            "Got 'missing.csv': no such file",
         ),
         (["gain", "relu7"], "Unknown activation 'relu7'"),
         (["nonsense"], "invalid choice: 'nonsense'"),

@@ -59,6 +59,8 @@ def format_size(n: float) -> str:
     >>> format_size(3 * 2**30), format_size(512)
     ('3.0 GiB', '512 B')
     """
+    if n >= 1000 * _UNITS["P"]:
+        return f"{n / _UNITS['P']:.3g} PiB"
     for unit in ("PiB", "TiB", "GiB", "MiB", "KiB"):
         scale = _UNITS[unit[0]]
         if n >= scale:
@@ -284,7 +286,8 @@ def check_sweep(spec: Any, chunk_size: int | None = None) -> dict[str, int]:
     est = sweep_estimate(spec, chunk_size)
     check_memory(
         est["memory"],
-        f"The sweep {spec.name!r} ({est['configs']:,} configurations, "
+        f"The sweep {spec.name!r} ({est['configs']:,} configuration"
+        f"{'s' if est['configs'] != 1 else ''}, "
         f"{est['model_iterations']:,} model-iterations)",
     )
     return est

@@ -55,7 +55,8 @@ def _finite(value: Any, integer: bool) -> bool:
 
 def _allowed(integer, low, high, low_open, high_open, allow_none) -> str:
     if low is not None and high is not None:
-        rule = f" in {'(' if low_open else '['}{_bound(low)}, {_bound(high)}{')' if high_open else ']'}"
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        rule = f" in {left}{_bound(low)}, {_bound(high)}{right}"
     elif low is not None:
         rule = f" {'>' if low_open else '>='} {_bound(low)}"
     elif high is not None:
@@ -154,10 +155,10 @@ def check_option(owner: str, name: str, value: Any, options: tuple[str, ...]) ->
 def check_dtype(owner: str, value: Any) -> np.dtype:
     """float64 or float32, given as a string or a NumPy dtype.
 
-    >>> check_dtype("MLPClassifier", "floaty")
+    >>> check_dtype("MLPClassifier", "floaty")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: The 'dtype' parameter of MLPClassifier must be 'float64' or 'float32'. Got 'floaty' instead.
+    ValueError: The 'dtype' parameter of MLPClassifier must be 'float64' or 'float32'. Got ...
     """
     # None is refused by name: np.dtype(None) is float64, which would accept it silently.
     dtype = None

@@ -143,6 +143,11 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, dest, None)
         if value is not None:
             setattr(args, dest, number_from_text(owner, flag, value, **rule))
+    if getattr(args, "test_samples", None) == 1:  # a generated test set needs 2 points
+        raise UsageError(
+            f"The '--test-samples' parameter of {owner} must be 0 (no test set) or an int >= 2. "
+            "Got '1' instead."
+        )
     for (command, dest), (flag, kind) in _PATHS.items():
         value = getattr(args, dest, None)
         if command != args.command or value is None:
@@ -477,6 +482,17 @@ def _fit(args, clf: Any, X, y, progress) -> Any:
     return clf
 
 
+def _score(clf: Any, X: Any, y: Any) -> float | None:
+    """Accuracy, or None for a model whose start overflowed (diverged at iteration 0): it has
+    no finite prediction for some samples, and says so in the table instead."""
+    try:
+        return float(clf.score(X, y))
+    except ValueError:
+        if clf.diverged_:
+            return None
+        raise
+
+
 def _number(x: float) -> float | str:
     x = float(x)
     return x if math.isfinite(x) else str(x)
@@ -517,8 +533,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "init_used": clf.init_used_,
                 "cost": {str(i): _number(curve[i]) for i in checkpoints},
                 "final_cost": _number(curve[-1]),
-                "train_accuracy": float(clf.score(X, y)),
-                "test_accuracy": float(clf.score(Xt, yt)) if Xt is not None else None,
+                "train_accuracy": _score(clf, X, y),
+                "test_accuracy": _score(clf, Xt, yt) if Xt is not None else None,
                 "diverged": bool(clf.diverged_),
                 "diverged_at": clf.history_["diverged_at"],
                 "iterations": int(clf.n_iter_),
@@ -555,21 +571,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         costs.add_row(i, *(_fmt(r["cost"].get(i)) for r in results))
     out.print(costs)
     show_used = any(r["init"] != r["init_used"] for r in results)
-    show_note = any(r["diverged"] for r in results)
     table = Table(title="Results", title_justify="left")
     table.add_column("init", no_wrap=True)
     if show_used:
         table.add_column("scheme used", no_wrap=True)
     for col in ("final cost", "train acc", "test acc"):
         table.add_column(col, justify="right", no_wrap=True)
-    if show_note:
-        table.add_column("note")
     for r in results:
         test = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.4f}"
+        train = "-" if r["train_accuracy"] is None else f"{r['train_accuracy']:.4f}"
+        # A diverged run's last cost is NaN: when it diverged says more.
+        cost = f"diverged at {r['diverged_at']}" if r["diverged"] else _fmt(r["final_cost"])
         row = [r["init"]] + ([str(r["init_used"])] if show_used else [])
-        row += [_fmt(r["final_cost"]), f"{r['train_accuracy']:.4f}", test]
-        if show_note:
-            row.append(f"diverged at iteration {r['diverged_at']}" if r["diverged"] else "")
+        row += [cost, train, test]
         table.add_row(*row)
     out.print(table)
     for f in summary.get("files", []):
@@ -588,26 +602,28 @@ def _slug(text: str) -> str:
 
 
 def _write_outputs(folder: Path, inits, models, X, y, Xt, yt, summary) -> list[str]:
+    import warnings
+
     from . import plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = [
-        plots.save(
-            plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)}),
-            folder / "cost.png",
-        )
-    ]
+    with warnings.catch_warnings():
+        # A curve that is NaN from its start (a start that overflowed) makes NumPy's nanmin
+        # warn inside plots.loss_curves; the table already says what happened to it.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fig = plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)})
+    files = [plots.save(fig, folder / "cost.png")]
     if X.shape[1] == 2:
-        for init, clf in zip(inits, models):
-            fig = plots.decision_boundary(
-                clf,
-                X,
-                y,
-                X_test=Xt,
-                y_test=yt,
-                title=f"init={init}: train {clf.score(X, y):.3f}"
-                + (f", test {clf.score(Xt, yt):.3f}" if Xt is not None else ""),
-            )
+        for init, r, clf in zip(inits, summary["results"], models):
+            if r["train_accuracy"] is None:
+                continue  # a start that overflowed has no boundary to draw
+            title = f"init={init}: train {r['train_accuracy']:.3f}"
+            if r["test_accuracy"] is not None:
+                title += f", test {r['test_accuracy']:.3f}"
+            try:
+                fig = plots.decision_boundary(clf, X, y, X_test=Xt, y_test=yt, title=title)
+            except ValueError:  # weights grown so large the plane overflows away from the data
+                continue
             files.append(plots.save(fig, folder / f"boundary_{_slug(init)}.png"))
     results = folder / "results.json"
     names = [str(f) for f in files] + [str(results)]

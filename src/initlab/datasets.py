@@ -287,8 +287,8 @@ def load_csv(path: str | Any) -> tuple[np.ndarray, np.ndarray]:
         labels = labels.astype(str)
     if len(np.unique(labels)) < 2:
         raise ValueError(
-            f"{shown!r} has a single class ({labels[0]!r}) in its label column; a classifier "
-            "needs at least 2."
+            f"{shown!r} has a single class ({labels[0].item()!r}) in its label column; a "
+            "classifier needs at least 2."
         )
     return features, labels
 
@@ -300,15 +300,16 @@ def _split(X, y, test_size: float, random_state: Any, where: str):
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < 2:
         c = classes[np.argmin(counts)]
+        c = c.item() if isinstance(c, np.generic) else c
         raise ValueError(
-            f"Class {c!r} of {where} has only 1 row: every class needs at least 2 to be split "
+            f"{where} has only 1 row of class {c!r}: every class needs at least 2 to be split "
             "into training and test sets (add rows, or hold none out with test_size 0)."
         )
     m = len(y)
     n_test = int(np.ceil(test_size * m))
     if n_test < len(classes) or m - n_test < len(classes):
         raise ValueError(
-            f"The 'test_size' parameter must leave at least one row of each of the "
+            f"The 'test_size' parameter of train_test must leave at least one row of each of the "
             f"{len(classes)} classes on each side of the split of {where} ({m} rows). Got "
             f"{test_size!r} instead ({n_test} test rows)."
         )

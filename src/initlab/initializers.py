@@ -591,6 +591,11 @@ def uniform(low: float = -0.05, high: float = 0.05) -> Initializer:
         raise ValueError(
             f"The 'high' parameter of uniform must be > low = {low!r}. Got {high!r} instead."
         )
+    if not math.isfinite(float(high) - float(low)):  # NumPy's uniform draws low + (high - low) u
+        raise ValueError(
+            f"The 'high' parameter of uniform must be within the float range of low = {low!r} "
+            f"(high - low finite). Got {high!r} instead."
+        )
     return _make(
         uniform,
         lambda rng, shape, fi, fo: rng.uniform(low, high, shape),

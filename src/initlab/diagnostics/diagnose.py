@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import validate_data
 
 from .. import engine
+from .._validation import check_number
 from ..activations import get_activation
 from ..initializers import auto_initializer, variance_preserving_gain
 from ..losses import loss_and_grad
@@ -106,6 +107,8 @@ def diagnose(model: Any, X: Any, y: Any, *, atol: float = 0.0, rtol: float = 0.0
     >>> d.blocks[0].cause
     "the error reaching this layer is zero because the next layer's weights (W2) are zero"
     """
+    atol = check_number("diagnose", "atol", atol, low=0)
+    rtol = check_number("diagnose", "rtol", rtol, low=0)
     s = _state(model, X, y)
     # NaN or inf anywhere makes every statistic meaningless: computed quietly, then reported
     # as the first finding (verdict "non-finite").

@@ -146,9 +146,9 @@ def run_on_dask(
     ValueError
         For an empty chunk, two chunks with the same first config, or a bad ``retries``.
     ClusterError
-        A RuntimeError: if a chunk still fails after ``retries`` reruns (or its workers kept dying), naming the
-        chunk's first config key and the worker's exception. Chunks not yet finished are
-        cancelled; results delivered before stay delivered.
+        A RuntimeError: if a chunk still fails after ``retries`` reruns (or its workers kept
+        dying), naming the chunk's first config key and the worker's exception. Chunks not
+        yet finished are cancelled; results delivered before stay delivered.
 
     Notes
     -----

@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from .. import engine
+from .._resources import check_disk, check_sweep
 from ..activations import get_activation
 from ..datasets import load_dataset
 from ..diagnostics.symmetry import symmetry_groups
-from .._resources import check_disk, check_sweep
 from .spec import METRICS, Config, Record, SweepSpec, load_spec
 from .store import _ACTIVE, Store, StoreError, new_owner
 

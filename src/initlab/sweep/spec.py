@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from .. import engine
-from .._spec import format_spec, parse_spec
 from .._resources import check_memory
+from .._spec import format_spec, parse_spec
 from .._validation import check_dtype, check_input_file, check_number, check_option, check_seed
 from ..activations import ACTIVATIONS, get_activation
 from ..datasets import DATASETS, load_dataset

@@ -158,7 +158,7 @@ def new_owner() -> str:
 
 
 def _alive(owner: str, claimed: float) -> bool:
-    host, pid, started, _ = (owner.split(":") + ["", "", "", ""])[:4]
+    host, pid, started, _ = [*owner.split(":"), "", "", "", ""][:4]
     if host != _HOST:
         return time.time() - claimed < CLAIM_LEASE
     try:
