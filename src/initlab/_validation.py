@@ -198,6 +198,16 @@ def _path_fail(owner: str, name: str, allowed: str, path: Any, why: str) -> Valu
     return ValueError(f"The {name!r} parameter of {owner} must be {allowed}. Got {path!r}: {why}.")
 
 
+def _not_writable(p: Path) -> str:
+    """Why ``p`` cannot be written: a read-only file system says so (even to root)."""
+    try:
+        if os.statvfs(p).f_flag & os.ST_RDONLY:
+            return f"{os.fspath(p)!r} is on a read-only file system"
+    except (OSError, AttributeError):
+        pass
+    return f"{os.fspath(p)!r} is not writable"
+
+
 def _existing_ancestor(path: Path) -> Path:
     p = path.absolute()
     while not p.exists() and p != p.parent:
@@ -233,7 +243,7 @@ def check_output_dir(owner: str, name: str, path: Any) -> Path:
     if not base.is_dir():
         raise _path_fail(owner, name, allowed, shown, f"{os.fspath(base)!r} is a file")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise _path_fail(owner, name, allowed, shown, f"{os.fspath(base)!r} is not writable")
+        raise _path_fail(owner, name, allowed, shown, _not_writable(base))
     return p
 
 
@@ -254,10 +264,10 @@ def check_output_file(
     if p.is_dir():
         raise _path_fail(owner, name, allowed, shown, "it is a folder")
     if p.exists() and not os.access(p, os.W_OK):
-        raise _path_fail(owner, name, allowed, shown, "it is not writable")
+        raise _path_fail(owner, name, allowed, shown, _not_writable(p))
     base = _existing_ancestor(p.parent)
     if not base.is_dir():
         raise _path_fail(owner, name, allowed, shown, f"{os.fspath(base)!r} is a file")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise _path_fail(owner, name, allowed, shown, f"{os.fspath(base)!r} is not writable")
+        raise _path_fail(owner, name, allowed, shown, _not_writable(base))
     return p

@@ -507,7 +507,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     X, y, Xt, yt = _load(args)
     err = Console(stderr=True)
     progress = None
-    if not args.json:
+    err = Console(stderr=True)
+    if not args.json and err.is_terminal:  # no live display in a log: errors stay one line
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -994,23 +995,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     def report(done: int, total: int, results: list[dict[str, Any]]) -> None:
         if state["task"] is None:
+            # Shown from the first report on, once every check has passed: a refused sweep
+            # prints its one line and nothing else.
+            progress.start()
             state["task"] = progress.add_task(spec.name, total=total, completed=done, rate="")
             return
         state["iterations"] += sum(r["config"]["iterations"] for r in results)
         rate = state["iterations"] / max(time.perf_counter() - state["t0"], 1e-9)
         progress.update(state["task"], completed=done, rate=f"{rate:,.0f} model-it/s")
 
-    if not args.json:
+    err = Console(stderr=True)
+    if not args.json and err.is_terminal:  # no live display in a log: errors stay one line
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} configurations"),
             TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=err,
             transient=True,
         )
-        with progress:
+        try:
             df = sweep(
                 spec,
                 store=args.store,
@@ -1019,6 +1024,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 executor=executor,
                 backend=args.backend,
             )
+        finally:
+            if state["task"] is not None:
+                progress.stop()
     else:
         df = sweep(
             spec,

@@ -356,28 +356,24 @@ def sweep(
     # Before any work: the sweep fits in memory, the store is initlab's and can be written, and
     # what is left to store fits on its disk.
     estimate = check_sweep(spec, chunk_size)
-    store.prepare()
-    store.register(spec)
+    store.check_writable()
     keys = {c.key for c in spec.configs()}
-    done = store.done_keys() & keys
+    done = store.done_keys() & keys  # read-only: a foreign or damaged file is refused here
     share = 1 - len(done) / len(keys)
     check_disk(
         int(estimate["disk"] * share),
         os.path.dirname(os.path.abspath(store.path)),
         f"The sweep {spec.name!r} ({len(keys) - len(done):,} configurations to store)",
     )
+    store.prepare()
+    store.register(spec)
     total = len(spec)
     count = [len(done)]
     owner = new_owner()
 
     def on_result(results: list[dict[str, Any]]) -> None:
         # A chunk that ran twice (a Dask worker lost mid-chunk) is stored and counted once.
-        try:
-            count[0] += store.write(results, sweep=spec.id, owner=owner)
-        except StoreError as exc:
-            raise StoreError(
-                f"{exc} ({count[0]} of {total} configurations of {spec.name!r} are stored.)"
-            ) from None
+        count[0] += store.write(results, sweep=spec.id, owner=owner)
         if progress is not None:
             progress(count[0], total, results)
 
@@ -386,6 +382,10 @@ def sweep(
     _ACTIVE.add(owner)
     try:
         _run_shared(spec, store, owner, executor, chunk_size, backend, on_result, count, progress)
+    except StoreError as exc:  # a full disk, say: what is stored stays, the rerun resumes
+        raise StoreError(
+            f"{exc} ({count[0]} of {total} configurations of {spec.name!r} are stored.)"
+        ) from None
     finally:
         _ACTIVE.discard(owner)
         try:

@@ -266,7 +266,11 @@ class Store:
             page = 65536 if page == 1 else page
             change, pages = int.from_bytes(head[24:28]), int.from_bytes(head[28:32])
             valid_for = int.from_bytes(head[92:96])
-            if change == valid_for and size < pages * page:
+            # In WAL mode the -wal file holds pages the main file does not have yet (a
+            # checkpoint cut short by a full disk leaves the header ahead of the file).
+            wal = f"{self.path}-wal"
+            wal_pages = os.path.isfile(wal) and os.path.getsize(wal) > 0
+            if change == valid_for and size < pages * page and not wal_pages:
                 raise StoreError(
                     f"The store {self.path!r} is corrupt: it is truncated ({size} bytes, its "
                     f"header says {pages * page}); restore it from a copy, or give another "
@@ -320,7 +324,7 @@ class Store:
                 self._version = self._layout(con)
                 yield con
 
-    def _writable(self) -> None:
+    def check_writable(self) -> None:
         """Refuse, before any work, a store that cannot be written where it is."""
         try:
             check_output_file("Store", "path", self.path)
@@ -341,7 +345,7 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A connection in one ``BEGIN IMMEDIATE`` transaction, on a store checked to be
         initlab's (created with its schema if new or empty, upgraded from schema 1)."""
-        self._writable()
+        self.check_writable()
         if os.path.exists(self.path):
             self._check_header()
         with self._errors():
