@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -409,3 +411,78 @@ def test_hostile_input_is_one_line_exit_2_and_writes_nothing(argv, needle, world
 def test_no_command_prints_help_and_exits_2(world, capsys):
     assert cli.main([]) == 2
     assert "usage: initlab" in capsys.readouterr().out
+
+
+# --- internal errors, the real console script, a closed pipe --------------------------------
+
+
+def _boom(args):
+    raise RuntimeError("kaboom\nsecond line of a long message")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_an_internal_error_is_one_line_exit_3_and_debug_shows_the_traceback(
+    where, monkeypatch, capsys
+):
+    monkeypatch.setattr(cli, "cmd_inits", _boom)
+    assert cli.main(["inits"]) == cli.EXIT_INTERNAL == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("initlab: internal error: RuntimeError: kaboom (rerun with --debug")
+    assert cli.ISSUES_URL in err
+    argv = ["--debug", "inits"] if where == "before" else ["inits", "--debug"]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "_boom" in err
+    assert err.strip().splitlines()[-1].startswith("initlab: internal error: RuntimeError")
+
+
+def _console_script() -> list[str]:
+    script = Path(sys.executable).with_name("initlab")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "initlab.cli"]
+
+
+def test_the_console_script_prints_one_line_on_stderr_and_nothing_on_stdout(tmp_path):
+    done = subprocess.run(
+        [*_console_script(), "train", "--seed", str(2**40)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "--seed" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_internal_error_in_a_real_process_exits_3_without_a_traceback(tmp_path):
+    code = (
+        "import sys, initlab.cli as c\n"
+        "def boom(a):\n    raise KeyError('lost')\n"
+        "c.cmd_inits = boom\n"
+        "sys.argv = ['initlab', *sys.argv[1:]]\n"
+        "sys.exit(c.main())\n"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-c", code, "inits"], capture_output=True, text=True, check=False
+    )
+    assert plain.returncode == 3 and plain.stderr.count("\n") == 1
+    assert "Traceback" not in plain.stderr and "KeyError: 'lost'" in plain.stderr
+    debug = subprocess.run(
+        [sys.executable, "-c", code, "inits", "--debug"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert debug.returncode == 3 and "Traceback (most recent call last)" in debug.stderr
+
+
+def test_a_closed_pipe_ends_quietly_with_141():
+    for args in (["inits"], ["inits", "--json"]):
+        proc = subprocess.Popen(
+            [*_console_script(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        proc.stdout.close()  # the reader went away before reading anything
+        err = proc.stderr.read()
+        proc.stderr.close()
+        assert proc.wait(timeout=60) == 141 and err == b""

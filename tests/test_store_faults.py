@@ -258,7 +258,7 @@ def test_sigint_and_sigterm_stop_with_one_line_and_resume(
 ):
     proc, path = _held(tmp_path, hooks, "write:2")  # inside the second chunk's transaction
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == status
     assert err.strip() == f"initlab: {word}" and "Traceback" not in err
     assert integrity(path) == "ok" and rows(path) == 2  # the open transaction rolled back

@@ -1174,6 +1174,10 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):  # rich's own answer to a closed pipe
+            return 141
+        raise
     except OSError as exc:  # the file system refused: a path, a permission, a full disk
         where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
         print(f"initlab: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
