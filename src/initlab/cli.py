@@ -947,27 +947,6 @@ def cmd_gain(args: argparse.Namespace) -> int:
 # --- sweep ------------------------------------------------------------------------------------
 
 
-def _sweep_summary(df: Any, axes: list[str]) -> list[dict[str, Any]]:
-    """Per combination of the axes other than ``seed`` (those with more than one value):
-    configurations, median final loss,
-    median train accuracy, share reaching the target, share diverged."""
-    keys = [a for a in axes if a != "seed" and df[a].map(repr).nunique() > 1]
-    groups = df.groupby(keys, sort=False, dropna=False) if keys else [((), df)]
-    rows = []
-    for values, g in groups:
-        values = values if isinstance(values, tuple) else (values,)
-        row: dict[str, Any] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in zip(keys, values)
-        }
-        row["configs"] = len(g)
-        row["median_final_loss"] = _number(g["final_loss"].astype(float).median())
-        row["median_train_accuracy"] = _number(g["train_accuracy"].astype(float).median())
-        row["reached_target"] = float(g["iterations_to_target"].notna().mean())
-        row["diverged"] = float(g["diverged"].astype(bool).mean())
-        rows.append(row)
-    return rows
-
-
 def _dask_client(address: str) -> Any:
     from .sweep.dask import connect
 
@@ -978,18 +957,71 @@ def _dask_client(address: str) -> Any:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import time
 
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from .sweep import load_spec, sweep
+    from .sweep import load_spec
+    from .sweep.summary import summarize
 
     if not Path(args.spec).is_file():
         raise UsageError(f"no such sweep spec {args.spec!r}.")
     spec = load_spec(args.spec)
     executor = _dask_client(args.scheduler) if args.scheduler else None
+    try:
+        df = _run_sweep(args, spec, executor)
+    finally:  # a failed sweep closes its client too, or it lingers reconnecting
+        if executor is not None:
+            executor.close()
+    rows = summarize(df, list(spec.axes))
+    if args.json:
+        print(
+            json.dumps(
+                {"sweep": spec.name, "store": args.store, "configs": len(df), "summary": rows},
+                indent=2,
+            )
+        )
+        return 0
+    out = Console()
+    target = spec.record.target_accuracy
+    table = Table(
+        title=f"Sweep {spec.name!r}: {len(df)} configurations in {args.store}",
+        title_justify="left",
+    )
+    measures = ("configs", "median_final_loss", "median_train_accuracy", "reached_target")
+    axis_keys = [k for k in rows[0] if k not in (*measures, "diverged")] if rows else []
+    for k in axis_keys:
+        table.add_column(k, no_wrap=True)
+    table.caption = (
+        f"loss: final loss, acc: train accuracy (medians over seeds); reached: share of runs "
+        f"whose train accuracy reached {target:g}; diverged: share that diverged"
+    )
+    table.caption_justify = "left"
+    for col in ("runs", "loss", "acc", "reached", "diverged"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        loss, acc = r["median_final_loss"], r["median_train_accuracy"]
+        table.add_row(
+            *(str(r[k]) for k in axis_keys),
+            str(r["configs"]),
+            f"{loss:.4g}" if isinstance(loss, float) else str(loss),
+            f"{acc:.3f}" if isinstance(acc, float) else str(acc),
+            f"{r['reached_target']:.0%}",
+            f"{r['diverged']:.0%}",
+        )
+    out.print(table)
+    return 0
+
+
+def _run_sweep(args: argparse.Namespace, spec: Any, executor: Any) -> Any:
+    """Run the sweep, with a progress bar on a terminal; return its table."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .sweep import sweep
+
     progress = None
     state = {"task": None, "iterations": 0, "t0": time.perf_counter()}
 
@@ -1035,46 +1067,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             executor=executor,
             backend=args.backend,
         )
-    if executor is not None:
-        executor.close()
-    rows = _sweep_summary(df, list(spec.axes))
-    if args.json:
-        print(
-            json.dumps(
-                {"sweep": spec.name, "store": args.store, "configs": len(df), "summary": rows},
-                indent=2,
-            )
-        )
-        return 0
-    out = Console()
-    target = spec.record.target_accuracy
-    table = Table(
-        title=f"Sweep {spec.name!r}: {len(df)} configurations in {args.store}",
-        title_justify="left",
-    )
-    measures = ("configs", "median_final_loss", "median_train_accuracy", "reached_target")
-    axis_keys = [k for k in rows[0] if k not in (*measures, "diverged")] if rows else []
-    for k in axis_keys:
-        table.add_column(k, no_wrap=True)
-    table.caption = (
-        f"loss: final loss, acc: train accuracy (medians over seeds); reached: share of runs "
-        f"whose train accuracy reached {target:g}; diverged: share that diverged"
-    )
-    table.caption_justify = "left"
-    for col in ("runs", "loss", "acc", "reached", "diverged"):
-        table.add_column(col, justify="right")
-    for r in rows:
-        loss, acc = r["median_final_loss"], r["median_train_accuracy"]
-        table.add_row(
-            *(str(r[k]) for k in axis_keys),
-            str(r["configs"]),
-            f"{loss:.4g}" if isinstance(loss, float) else str(loss),
-            f"{acc:.3f}" if isinstance(acc, float) else str(acc),
-            f"{r['reached_target']:.0%}",
-            f"{r['diverged']:.0%}",
-        )
-    out.print(table)
-    return 0
+    return df
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

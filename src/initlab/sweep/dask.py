@@ -94,7 +94,7 @@ def connect(address: Any, *, name: str = "scheduler", timeout: float = 10.0) -> 
         except OSError as exc:
             raise ValueError(
                 f"The {name!r} parameter must be the address of a running Dask scheduler. "
-                f"Got {address!r}, which cannot be reached: {exc.strerror or exc}."
+                f"Got {address!r}: cannot reach it ({exc.strerror or exc})."
             ) from None
     try:
         return distributed.Client(address, timeout=f"{timeout}s")
