@@ -195,6 +195,7 @@ def test_the_api_corpus_is_large():
     assert len(CASES) + len(DISK) >= 100
 
 
+# Reliability: One-line errors (the Python API). Reliability: Too big for this machine.
 @pytest.mark.parametrize("name", list(CASES))
 def test_python_entry_points_refuse_by_name(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -370,6 +371,7 @@ def test_sweep_specs_are_loaded_or_refused_with_a_value_error(grid, record, seed
     assert est["configs"] == n and est["memory"] > 0
 
 
+# Reliability: Too big for this machine (a huge grid, counted and refused).
 def test_a_huge_grid_is_refused_without_being_expanded(tmp_path):
     # Expanding 10**7 seeds took about 12 minutes and 10 GB before the fix; here 10**12 are
     # counted (a product of axis lengths) and refused by the estimate with nothing built.

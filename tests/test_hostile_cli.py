@@ -16,6 +16,7 @@ The needles were written from the issue and the option names before running init
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import subprocess
 import sys
@@ -403,6 +404,8 @@ def test_the_corpus_covers_every_command_with_150_cases():
     )
 
 
+# Reliability: One-line errors.
+# Reliability: Outputs checked first (--out, --export, --store, --data).
 @pytest.mark.parametrize(("argv", "needle"), CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_hostile_input_is_one_line_exit_2_and_writes_nothing(argv, needle, world, capsys):
     run_hostile(argv, needle, world, capsys)
@@ -420,6 +423,7 @@ def _boom(args):
     raise RuntimeError("kaboom\nsecond line of a long message")
 
 
+# Reliability: Exit statuses (3, and --debug anywhere on the line).
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_an_internal_error_is_one_line_exit_3_and_debug_shows_the_traceback(
     where, monkeypatch, capsys
@@ -442,6 +446,7 @@ def _console_script() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "initlab.cli"]
 
 
+# Reliability: One-line errors (the real console script). Reliability: Exit statuses (2).
 def test_the_console_script_prints_one_line_on_stderr_and_nothing_on_stdout(tmp_path):
     done = subprocess.run(
         [*_console_script(), "train", "--seed", str(2**40)],
@@ -477,6 +482,7 @@ def test_an_internal_error_in_a_real_process_exits_3_without_a_traceback(tmp_pat
     assert debug.returncode == 3 and "Traceback (most recent call last)" in debug.stderr
 
 
+# Reliability: Exit statuses (141).
 def test_a_closed_pipe_ends_quietly_with_141():
     for args in (["inits"], ["inits", "--json"]):
         proc = subprocess.Popen(
@@ -486,3 +492,13 @@ def test_a_closed_pipe_ends_quietly_with_141():
         err = proc.stderr.read()
         proc.stderr.close()
         assert proc.wait(timeout=60) == 141 and err == b""
+
+
+def test_every_reliability_promise_of_the_readme_is_backed_by_a_test():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    promises = re.findall(r"^- \*\*(.+?)\.\*\*", section, flags=re.M)
+    assert len(promises) >= 8
+    comments = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    for promise in promises:
+        assert f"Reliability: {promise}" in comments, promise

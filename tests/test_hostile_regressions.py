@@ -40,6 +40,7 @@ def _sweep_json(argv, capsys):
     return json.loads(capsys.readouterr().out)
 
 
+# Reliability: Stores fail safe and never mix (the key covers [record]).
 def test_a_store_never_reuses_results_recorded_under_another_target(tmp_path, capsys):
     # The issue: target 0.6, then the same grid with 0.999 on the same store, reported
     # "reached 100%" under a caption saying the target is 0.999.
@@ -54,6 +55,7 @@ def test_a_store_never_reuses_results_recorded_under_another_target(tmp_path, ca
     assert all(r["reached_target"] < 1 for r in fresh["summary"])  # 0.999 is not reached here
 
 
+# Reliability: Stores fail safe and never mix (sweeps identified by content).
 def test_two_spec_files_with_one_name_are_two_sweeps(tmp_path, capsys):
     # The issue: grid.toml in two folders overwrote each other's listing.
     (tmp_path / "a").mkdir()
@@ -72,6 +74,7 @@ def test_two_spec_files_with_one_name_are_two_sweeps(tmp_path, capsys):
     assert len(out.read_text().strip().splitlines()) == 1 + 6  # 4 of b's 6 configs are a's
 
 
+# Reliability: Numerical trouble is an outcome (check: non-finite, exit 1).
 def test_check_of_a_start_that_overflows_is_non_finite_not_healthy(capsys):
     # The issue: every statistic nan, verdict healthy, exit 0.
     assert main(["check", "--init", "normal(std=1e308)", "--json"]) == 1
@@ -103,6 +106,7 @@ def test_an_unparsable_dtype_is_refused_not_float64():
         MLPClassifier(dtype="floaty", max_iter=5).fit(X, Y)
 
 
+# Reliability: Numerical trouble is an outcome (diverged runs keep finite parameters).
 def test_a_diverged_mlp_keeps_parameters_whose_loss_was_finite():
     # The issue: after divergence predict_proba returned NaN and predict class 0 for all.
     clf = MLPClassifier(

@@ -224,6 +224,7 @@ def _resume_counting(path, monkeypatch):
     return sweep(SPEC, store=path, chunk_size=2), calls
 
 
+# Reliability: A crash loses nothing (kill -9 at four moments, then resume bit for bit).
 @pytest.mark.parametrize(
     ("moment", "stored"),
     [
@@ -249,6 +250,7 @@ def test_kill_9_at_any_moment_then_resume_gives_the_uninterrupted_table(
         assert con.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
 
 
+# Reliability: A crash loses nothing (Ctrl-C, SIGTERM). Reliability: Exit statuses (130, 143).
 @pytest.mark.parametrize(
     ("sig", "status", "word"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
@@ -269,6 +271,7 @@ def test_sigint_and_sigterm_stop_with_one_line_and_resume(
     same_bits(resumed, reference)
 
 
+# Reliability: Stores fail safe and never mix (two identical sweeps share the work).
 def test_two_identical_sweeps_at_once_share_the_work(tmp_path, hooks, reference):
     barrier = tmp_path / "barrier"
     barrier.mkdir()
@@ -325,6 +328,7 @@ def _damage(path: Path, how: str) -> None:
         path.write_bytes(os.urandom(len(data)))
 
 
+# Reliability: Stores fail safe and never mix (damaged files reported, left alone).
 @pytest.mark.parametrize("how", ["truncated", "corrupt", "not sqlite"])
 @pytest.mark.parametrize("command", ["runs", "report", "sweep", "export"])
 def test_a_damaged_store_is_reported_as_such_and_left_alone(
@@ -349,6 +353,7 @@ def test_a_damaged_store_is_reported_as_such_and_left_alone(
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "x.csv").exists()
 
 
+# Reliability: Stores fail safe and never mix (runs and report open read-only).
 def test_read_only_commands_open_a_store_read_only(finished, tmp_path, capsys):
     def state():
         with sqlite3.connect(f"file:{finished}?mode=ro", uri=True) as con:
@@ -448,6 +453,7 @@ def read_only(tmp_path, finished_once):
     _umount(folder)
 
 
+# Reliability: Stores fail safe and never mix (a read-only file system).
 def test_a_store_on_a_read_only_file_system_is_read_and_not_written(
     read_only, tmp_path, capsys, reference
 ):
@@ -490,6 +496,7 @@ def small_disk(tmp_path):
 LONG = {**SPEC, "record": {**SPEC["record"], "curve_every": 1}}  # 300-point curves: big rows
 
 
+# Reliability: A full disk.
 def test_a_full_disk_stops_the_sweep_with_a_message_and_the_rerun_resumes(
     small_disk, tmp_path, capsys, monkeypatch
 ):
@@ -523,6 +530,7 @@ def test_a_full_disk_stops_the_sweep_with_a_message_and_the_rerun_resumes(
     )
 
 
+# Reliability: Too big for this machine (the disk).
 def test_a_sweep_too_big_for_the_disk_is_refused_before_any_work(small_disk, tmp_path, capsys):
     spec = tmp_path / "long.toml"
     spec_toml(spec, {**LONG, "grid": {**LONG["grid"], "iterations": 3000}})

@@ -171,6 +171,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing(client, gate, monkeypatch):
     assert victim["pid"] != killed["pid"]
 
 
+# Reliability: A crash loses nothing (a Dask worker killed mid-chunk).
 def test_a_sweep_with_a_worker_killed_stores_every_config_once(client, gate, monkeypatch, tmp_path):
     # The acceptance test, end to end: the real run_chunk (held by the gate) and the store.
     monkeypatch.setattr("initlab.sweep.run.run_chunk", _gated_real_run_chunk)

@@ -236,6 +236,7 @@ def test_store_writes_each_key_once_and_frames_by_sweep(tmp_path):
         store.frame("nope")
 
 
+# Reliability: Stores fail safe and never mix (two sweeps writing one store at once).
 def test_two_writers_do_not_corrupt_the_store(tmp_path):
     path = tmp_path / "shared.sqlite"
     other = {**SMALL, "name": "other", "grid": {**SMALL["grid"], "seed": [2, 3, 4]}}

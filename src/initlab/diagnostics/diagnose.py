@@ -200,8 +200,9 @@ def _nonfinite_findings(W, b, A0, zs, acts, out, loss, dW, db, act) -> list[Find
                 found.append(
                     Finding(
                         "non-finite",
-                        f"{name} holds {n} non-finite values ({kinds}) of {a.size}: no statistic "
-                        "of this network means anything until they are gone.",
+                        f"{name} holds {n} non-finite value{'s' if n != 1 else ''} ({kinds}) "
+                        f"among its {a.size}: no statistic of this network means anything until "
+                        "they are gone.",
                         f"start again from a finite scheme such as {auto}",
                         layer=f"layer {l + 1}",
                     )
@@ -211,7 +212,8 @@ def _nonfinite_findings(W, b, A0, zs, acts, out, loss, dW, db, act) -> list[Find
         found.append(
             Finding(
                 "non-finite",
-                f"the input X holds {n} non-finite values ({kinds}) of {A0.size}.",
+                f"the input X holds {n} non-finite value{'s' if n != 1 else ''} ({kinds}) "
+                f"among its {A0.size}.",
                 "remove or impute them before training",
                 layer="input",
             )
