@@ -79,10 +79,17 @@ CASES = {
     "mlp solver": (mlp(solver="lbfgs"), "'solver'"),
     "mlp init bogus": (mlp(init="bogus"), "'init'"),
     "mlp init int": (mlp(init=5), "'init'"),
-    "mlp init inf start": (mlp(init="normal(std=1e308)"), "'init' parameter of MLPClassifier"),
+    # random_state=0 draws at least one |z| > 1.8 in each: times 1e308 it is inf.
+    "mlp init inf start": (
+        mlp(init="normal(std=1e308)", random_state=0),
+        "'init' parameter of MLPClassifier",
+    ),
     "mlp init nan std": (mlp(init="normal(std=nan)"), "'std'"),
     "mlp bias inf": (mlp(bias_init="constant(value=inf)"), "'bias_init'"),
-    "mlp bias inf start": (mlp(bias_init="normal(std=1e308)"), "'bias_init' parameter"),
+    "mlp bias inf start": (
+        mlp(bias_init="normal(std=1e308)", random_state=0),
+        "'bias_init' parameter",
+    ),
     "mlp activation": (mlp(activation="relu7"), "'activation'"),
     "mlp slope abc": (mlp(activation="leaky_relu(slope=abc)"), "'slope'"),
     "mlp random_state -1": (mlp(random_state=-1), "'random_state'"),

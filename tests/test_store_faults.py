@@ -393,20 +393,26 @@ CREATE TABLE runs (key TEXT PRIMARY KEY, sweep TEXT NOT NULL, grp TEXT NOT NULL,
 """
 
 
-def test_a_store_of_the_first_schema_is_read_and_upgraded(finished, tmp_path, capsys):
-    # A store as initlab wrote it before stores failed safe: sweeps keyed by name, no marks.
-    old = tmp_path / "old.sqlite"
+def _first_schema_store(path: Path, finished: Path, seed: int, key: str | None = None) -> None:
+    """A store as initlab wrote it before stores failed safe: sweeps keyed by name, no marks,
+    one sweep 'old' (the finished sweep's spec with another seed) holding one run."""
     with sqlite3.connect(finished) as src:
         spec = json.loads(src.execute("SELECT spec FROM sweeps").fetchone()[0])
-        spec = json.dumps({**spec, "name": "old", "seed": 7})  # another sweep's content
+        spec = json.dumps({**spec, "name": "old", "seed": seed})
         run = src.execute("SELECT * FROM runs LIMIT 1").fetchone()
-    con = sqlite3.connect(old)
+    key = key or run[0]
+    con = sqlite3.connect(path)
     con.executescript(V1)
     con.execute("INSERT INTO sweeps VALUES ('old', ?, '2024-01-01T00:00:00+00:00', 1)", (spec,))
-    con.execute("INSERT INTO members VALUES ('old', ?, 0)", (run[0],))
-    con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(run))})", (run[0], "old", *run[2:]))
+    con.execute("INSERT INTO members VALUES ('old', ?, 0)", (key,))
+    con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(run))})", (key, "old", *run[2:]))
     con.commit()
     con.close()
+
+
+def test_a_store_of_the_first_schema_is_read_and_upgraded(finished, tmp_path, capsys):
+    old = tmp_path / "old.sqlite"
+    _first_schema_store(old, finished, seed=7)  # another sweep's content
     assert main(["runs", "--store", str(old), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["sweeps"]
     assert [(s["name"], s["done"], s["total"]) for s in listed] == [("old", 1, 1)]
@@ -564,3 +570,14 @@ def test_claims_of_a_dead_process_are_taken_over(tmp_path):
         _ACTIVE.discard(me)
         _ACTIVE.discard(other)
     np.testing.assert_equal(sorted(keys), sorted(store.claim(keys, new_owner())))  # both ended
+
+
+def test_a_first_schema_sweep_run_again_gets_keys_that_cover_its_record(
+    finished, tmp_path, reference
+):
+    # The same content stored by the first schema, under keys derived without the [record]
+    # table: running it again must list the new keys and their results, not the old rows.
+    old = tmp_path / "old.sqlite"
+    _first_schema_store(old, finished, seed=0, key="00000000deadbeef")
+    same_bits(sweep(SPEC, store=old, chunk_size=4), reference)
+    assert [(s["name"], s["done"], s["total"]) for s in Store(old).sweeps()] == [("faults", N, N)]

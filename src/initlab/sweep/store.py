@@ -438,11 +438,20 @@ class Store:
             row = con.execute("SELECT total FROM sweeps WHERE id = ?", (spec.id,)).fetchone()
             con.execute(
                 "INSERT INTO sweeps (id, name, spec, created, total) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, spec = excluded.spec",
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, spec = excluded.spec, "
+                "total = excluded.total",
                 (spec.id, spec.name, _spec_json(spec), _now(), len(spec)),
             )
-            have = con.execute("SELECT COUNT(*) FROM members WHERE sweep = ?", (spec.id,))
-            if row is None or have.fetchone()[0] != len(spec):
+            have = con.execute(
+                "SELECT COUNT(*) FROM members WHERE sweep = ?", (spec.id,)
+            ).fetchone()[0]
+            # The same content lists the same keys, unless they were derived by another initlab
+            # (a sweep upgraded from schema 1): then its first key is not among them.
+            first = con.execute(
+                "SELECT 1 FROM members WHERE sweep = ? AND key = ?",
+                (spec.id, next(iter(spec.configs())).key),
+            ).fetchone()
+            if row is None or have != len(spec) or first is None:
                 con.execute("DELETE FROM members WHERE sweep = ?", (spec.id,))
                 con.executemany(
                     "INSERT INTO members (sweep, key, position) VALUES (?, ?, ?)",
