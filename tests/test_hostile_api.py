@@ -297,7 +297,9 @@ def _refused_or_built(build, spec):
     return built
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(spec=st.one_of(spec_strings(), st.text(max_size=40)))
 def test_spec_strings_are_built_or_refused_with_a_value_error(spec):
     init = _refused_or_built(get_initializer, spec)
@@ -348,7 +350,9 @@ GRID_VALUES = {
 }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     grid=st.fixed_dictionaries({"dataset": DATASET}, optional=GRID_VALUES),
     record=st.fixed_dictionaries(

@@ -581,3 +581,14 @@ def test_a_first_schema_sweep_run_again_gets_keys_that_cover_its_record(
     _first_schema_store(old, finished, seed=0, key="00000000deadbeef")
     same_bits(sweep(SPEC, store=old, chunk_size=4), reference)
     assert [(s["name"], s["done"], s["total"]) for s in Store(old).sweeps()] == [("faults", N, N)]
+
+
+def test_an_empty_file_is_a_store_with_no_sweeps_yet(tmp_path, capsys):
+    # What another process sees while a fresh store is being created: a file with no tables.
+    path = tmp_path / "new.sqlite"
+    path.write_bytes(b"")
+    assert Store(path).sweeps() == [] and Store(path).done_keys() == set()
+    assert len(Store(path).frame()) == 0
+    assert main(["runs", "--store", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sweeps"] == []
+    assert path.read_bytes() == b""

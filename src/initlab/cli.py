@@ -1093,14 +1093,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps({"store": args.store, "sweeps": sweeps}, indent=2))
         return 0
     table = Table(title=f"Sweeps in {args.store}", title_justify="left")
-    for col in ("sweep", "id", "created", "done", "total", "progress"):
-        table.add_column(col, justify="left" if col in ("sweep", "id", "created") else "right")
+    for col in ("sweep", "id", "created (UTC)", "done", "total", "progress"):
+        left = col in ("sweep", "id", "created (UTC)")
+        table.add_column(col, justify="left" if left else "right")
     for s in sweeps:
         share = s["done"] / s["total"] if s["total"] else 1.0
         table.add_row(
             s["name"],
             s["id"][:8],
-            s["created"],
+            s["created"][:19].replace("T", " "),  # UTC, to the second
             str(s["done"]),
             str(s["total"]),
             f"{share:.0%}",

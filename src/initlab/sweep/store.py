@@ -556,6 +556,8 @@ class Store:
         if not self.exists():
             return set()
         with self._read() as con, self._errors():
+            if self._version == 0:  # created this moment by another process: no tables yet
+                return set()
             return {k for (k,) in con.execute("SELECT key FROM runs")}
 
     def _sweep_rows(self, con: sqlite3.Connection) -> list[tuple[Any, ...]]:
@@ -570,7 +572,7 @@ class Store:
         """Every sweep: ``name`` (its label, with the id's first 8 digits when two sweeps share
         a name), ``id``, ``created``, ``total``, ``done`` (stored configurations)."""
         with self._read() as con, self._errors():
-            rows = self._sweep_rows(con)
+            rows = self._sweep_rows(con) if self._version else []
         names = [n for _, n, *_ in rows]
         out = []
         for sid, name, created, total, done in rows:
@@ -627,9 +629,11 @@ class Store:
             else " ORDER BY r.rowid"
         )
         with self._read() as con, self._errors():
-            cur = con.execute(query, (sid,) if sid is not None else ())
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, row)) for row in cur.fetchall()]
+            rows = []
+            if self._version:  # an empty file (a store being created) has no runs yet
+                cur = con.execute(query, (sid,) if sid is not None else ())
+                names = [d[0] for d in cur.description]
+                rows = [dict(zip(names, row)) for row in cur.fetchall()]
         records = []
         for r in rows:
             cfg = json.loads(r["config"])
