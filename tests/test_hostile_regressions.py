@@ -13,6 +13,7 @@ import sqlite3
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from initlab import MLPClassifier, Perceptron, diagnose, load_dataset
@@ -171,3 +172,18 @@ def test_runs_on_a_foreign_database_changes_nothing(tmp_path, capsys):
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
         "foreign.sqlite"
     ]
+
+
+def test_a_sweep_run_whose_start_overflows_has_no_accuracy(tmp_path):
+    # Found beside the list: a start with a non-finite loss (diverged at iteration 0)
+    # was stored with the accuracy of its NaN outputs (all class 0), and a low target counted
+    # as reached at iteration 0.
+    from initlab.sweep import sweep
+
+    grid = {"dataset": "xor", "hidden": [4], "iterations": 30, "seed": [0]}
+    grid["init"] = ["normal(std=1e200)", "he_normal"]
+    df = sweep({"grid": grid, "record": {"target_accuracy": 0.3}}, store=tmp_path / "s.sqlite")
+    bad = df[df["init"] != "he_normal"].iloc[0]
+    assert bad["diverged_at"] == 0
+    assert bad["train_accuracy"] is None or np.isnan(bad["train_accuracy"])
+    assert bad["iterations_to_target"] is pd.NA

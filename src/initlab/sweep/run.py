@@ -243,7 +243,10 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
         points = [(t, acc_curve[j, i]) for j, t in enumerate(checkpoints) if d < 0 or t <= d]
         if d < 0:
             points.append((n_iter, acc_curve[-1, i]))
-        reached = [t for t, a in points if a >= record.target_accuracy]
+        # A network whose very start had a non-finite loss (diverged at 0) has no finite model
+        # to measure: its accuracies are None, not those of NaN outputs.
+        start_failed = d == 0
+        reached = [t for t, a in points if a >= record.target_accuracy and not start_failed]
         width = None
         if "effective_width" in record.metrics:
             width = [
@@ -262,8 +265,8 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
                 "status": "diverged" if d >= 0 else "done",
                 "final_loss": _finite(curve[-1]),
                 "best_loss": float(finite.min()) if finite.size else None,
-                "train_accuracy": float(acc_curve[-1, i]),
-                "test_accuracy": None if test_acc is None else float(test_acc),
+                "train_accuracy": None if start_failed else float(acc_curve[-1, i]),
+                "test_accuracy": None if test_acc is None or start_failed else float(test_acc),
                 "iterations_to_target": reached[0] if reached else None,
                 "diverged": d >= 0,
                 "diverged_at": d if d >= 0 else None,
