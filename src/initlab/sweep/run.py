@@ -395,7 +395,9 @@ def sweep(
             store.release(owner)
         except StoreError:  # a full disk: a dead owner's claims are taken over anyway
             pass
-    return store.frame(spec.id)
+    from ..report import SweepTable  # still a DataFrame; a notebook shows it as initlab's HTML
+
+    return SweepTable(store.frame(spec.id))
 
 
 def _chunks(spec: SweepSpec, todo: set[str], chunk_size: int | None) -> list[list[Config]]:
