@@ -194,7 +194,14 @@ class _Connection:
                 if text is None:
                     await self.send(_error("Messages must be JSON text, not binary."))
                     continue
-                await self.handle(text)
+                try:
+                    await self.handle(text)
+                except (WebSocketDisconnect, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # a bug: say so, and keep serving the page
+                    await self.send(
+                        _error(f"Internal error in the playground: {type(exc).__name__}: {exc}")
+                    )
         except WebSocketDisconnect:
             pass
         finally:

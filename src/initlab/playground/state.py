@@ -33,7 +33,6 @@ target   where fast-forward stops                     LIMITS["target"]
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +136,12 @@ def _number(name: str, value: Any, *, integer: bool = False, low_open: bool = Fa
         except ValueError:
             # Keep the text, so that the message quotes what was typed.
             value = text
-    if integer and isinstance(value, float) and math.isfinite(value) and value == int(value):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
+        # Beyond int64 (check_number's isfinite cannot take it) and beyond every limit: refused
+        # with the number's text, shortened.
+        digits = str(value)
+        value = digits if len(digits) <= 24 else f"{digits[:12]}... ({len(digits)} digits)"
+    if integer and isinstance(value, float) and abs(value) < 2**63 and value == int(value):
         value = int(value)
     return _field(
         name,

@@ -392,7 +392,8 @@ export class Panel {
     this.summary.textContent = f.summary;
     this.relation.textContent = `Compared with panel 1: ${f.relation}.`;
     const last = f.errors.length ? f.errors[f.errors.length - 1] : null;
-    const td = (text, role, value) => el("td", { "data-role": role, "data-value": value === undefined ? undefined : String(value) }, text);
+    const td = (text, role, value, cls) =>
+      el("td", { "data-role": role, "data-value": value === undefined || value === null ? undefined : String(value), class: cls }, text);
     const book = this.info.book;
     const bookAt = book && f.t > 0 && f.t <= book.errors.length ? book.errors[f.t - 1] : null;
     this.numbers.replaceChildren(
