@@ -628,7 +628,19 @@ class Session:
                     if s_t > at:
                         break
                     t, params = s_t, s_p
-            panels = [self._mlp_frame(k, params[k], t) for k in range(len(params))]
+            panels = []
+            for k in range(len(params)):
+                d = self._diverged_at(k)
+                before = [s for s in self.snapshots if s[0] < d]
+                if 0 <= d <= t and before:
+                    # Shown: the last recorded state before it diverged (where the loss and every
+                    # gradient were finite); the weights it keeps overflow there already.
+                    s_t, s_p = before[-1]
+                    panels.append(self._mlp_frame(k, s_p[k], s_t, diverged=(d, t)))
+                elif 0 <= d <= t:  # non-finite from the start: nothing finite to show
+                    panels.append(self._mlp_frame(k, params[k], t, diverged=(d, t)))
+                else:
+                    panels.append(self._mlp_frame(k, params[k], t))
         msg: dict[str, Any] = {"type": "frame", "t": t, "now": self.t, "live": live}
         if live:
             msg["history"] = self._history()
@@ -661,7 +673,14 @@ class Session:
         """The next live frame carries the whole history (after the page reconnects)."""
         self.sent = {"losses": 0, "textbook": [0] * len(self.config.panels)}
 
-    def _mlp_frame(self, k: int, params: engine.Params, t: int) -> dict[str, Any]:
+    def _diverged_at(self, k: int) -> int:
+        return next(
+            (int(s.diverged_at[s.panels.index(k)]) for s in self.stacks if k in s.panels), -1
+        )
+
+    def _mlp_frame(
+        self, k: int, params: engine.Params, t: int, diverged: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         cfg, data = self.config, self.data
         panel = cfg.panels[k]
         act = get_activation(panel.act)
@@ -692,16 +711,18 @@ class Session:
         ]
         loss = float(value[0])
         acc = _accuracy(out[0, 0], data.y)
-        diverged = next(
-            (int(s.diverged_at[s.panels.index(k)]) for s in self.stacks if k in s.panels), -1
-        )
         thumbs = [np.clip(a[0][:, n_grid:], -1.0, 1.0) for a in pa[1:]]
         summary = _summary(d, loss, acc if acc is not None else math.nan, self.unit, t)
-        if 0 <= diverged <= t:
+        if diverged is not None:
             summary = (
-                f"Diverged at {self.unit} {diverged}: the loss or a gradient stopped being "
-                f"finite (learning rate {panel.lr:g}), so training stopped and the weights keep "
-                "their last finite values. " + summary
+                f"Diverged at {self.unit} {diverged[0]}: the loss or a gradient stopped being "
+                f"finite (learning rate {panel.lr:g}), so training stopped there. "
+                + (
+                    f"Shown: {self.unit} {t}, the last recorded state before it. "
+                    if t < diverged[0]
+                    else ""
+                )
+                + summary
             )
         with np.errstate(invalid="ignore"):
             boundary = np.rint(np.nan_to_num(p_plane[:n_grid], nan=0.5) * 254)
@@ -712,7 +733,7 @@ class Session:
             "textbook": _num(textbook),
             "train_acc": acc,
             "test_acc": _accuracy(p_test, data.yt),
-            "diverged_at": diverged if diverged >= 0 else None,
+            "diverged_at": diverged[0] if diverged is not None else None,
             "summary": summary,
             "fingerprint": _params_fingerprint(params),
             "weights": [_b64(W[0], "f4") for W in params.weights],

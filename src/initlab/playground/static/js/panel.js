@@ -216,7 +216,7 @@ export class Panel {
 
   renderMlp(f, now) {
     const d = f.diagnosis;
-    const diverged = f.diverged_at !== null && f.diverged_at <= f.t;
+    const diverged = f.diverged_at !== null;
     if (diverged) this.setVerdict("diverged", "diverged");
     else this.setVerdict(VERDICT_LABEL[d.verdict] || d.verdict, d.verdict);
     this.summary.textContent = f.summary;
