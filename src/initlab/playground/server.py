@@ -206,7 +206,7 @@ class _Connection:
             pass
         finally:
             player.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                 await player
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
@@ -362,7 +362,10 @@ class _Connection:
                 text = await self._in_thread(self._update, self.session.config.steps)
                 if self.session.t >= self.session.limit:
                     self.mode = None
-            await self.send(text)
+            try:
+                await self.send(text)
+            except WebSocketDisconnect:
+                return  # the page has gone
             await asyncio.sleep(max(0.0, 1.0 / MAX_FPS - (time.perf_counter() - start)))
 
 

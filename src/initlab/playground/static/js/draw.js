@@ -50,7 +50,7 @@ export function unitImage(values, res) {
 
 export function drawPlane(canvas, frame, data, res) {
   const { ctx, w } = fit(canvas);
-  const img = probabilityImage(frame.boundary, res);
+  const img = frame.image || probabilityImage(frame.boundary, res);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(img, 0, 0, w, w);
   // The boundary p = 0.5, by marching squares between the cell centres (linear in between).
@@ -145,11 +145,12 @@ export function layoutNetwork(sizes, w, h) {
   const cols = sizes.length;
   const maxUnits = Math.max(...sizes);
   const gapX = w / cols;
-  const node = Math.max(6, Math.min(30, Math.floor((h - 8) / (maxUnits * 1.25)), Math.floor(gapX * 0.42)));
+  const usable = h - 16; // the layer names go below
+  const node = Math.max(5, Math.min(30, Math.floor(usable / (maxUnits * 1.25)), Math.floor(gapX * 0.42)));
   const columns = sizes.map((n, l) => {
     const x = gapX * (l + 0.5) - node / 2;
     const span = n * node * 1.25;
-    const top = (h - span) / 2 + node * 0.125;
+    const top = (usable - span) / 2 + node * 0.125;
     return Array.from({ length: n }, (_, i) => ({ l, i, x, y: top + i * node * 1.25, s: node }));
   });
   return { columns, node };
@@ -213,7 +214,7 @@ export function drawNetwork(canvas, sizes, frame, opts) {
       else if (n.l === sizes.length - 1) img = opts.outputImage;
       else img = opts.unitImages[n.l - 1][n.i];
       ctx.imageSmoothingEnabled = true;
-      if (img) ctx.drawImage(img, n.x, n.y, n.s, n.s);
+      if (img) ctx.drawImage(img.src, 0, img.sy, img.size, img.size, n.x, n.y, n.s, n.s);
       const dead = n.l > 0 && n.l < sizes.length - 1 && opts.dead[n.l - 1].has(n.i);
       ctx.lineWidth = dead ? 2 : 1;
       ctx.strokeStyle = dead ? "#111827" : "#94a3b8";

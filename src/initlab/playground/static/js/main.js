@@ -1,6 +1,6 @@
 // The page: settings in the URL, a WebSocket to the server, panels that draw what it sends.
 import { Panel } from "./panel.js";
-import { el, f32, throttle, u8 } from "./util.js";
+import { el, f32, relayout, throttle, u8 } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 // Keys the page keeps in the URL but does not send (they change the view, not the runs).
@@ -193,7 +193,13 @@ class App {
     }
     const tip = $("tooltip");
     document.addEventListener("scroll", () => (tip.hidden = true), { passive: true });
-    window.addEventListener("resize", throttle(() => this.panels.forEach((p) => p.redraw(true)), 200));
+    window.addEventListener(
+      "resize",
+      throttle(() => {
+        relayout();
+        this.panels.forEach((p) => p.redraw());
+      }, 200),
+    );
   }
 
   setPanelValue(i, value) {
@@ -241,7 +247,14 @@ class App {
       this.banner(null);
       this.configure();
     });
-    ws.addEventListener("message", (ev) => this.receive(JSON.parse(ev.data)));
+    ws.addEventListener("message", (ev) => {
+      const start = performance.now();
+      this.receive(JSON.parse(ev.data));
+      // How long the page takes to draw a message (the benchmark and the tests read it).
+      const ms = performance.now() - start;
+      this.renderMs = this.renderMs === undefined ? ms : 0.9 * this.renderMs + 0.1 * ms;
+      document.body.dataset.renderMs = this.renderMs.toFixed(1);
+    });
     ws.addEventListener("close", () => {
       $("status").textContent = "disconnected";
       this.banner("The connection to the playground server is lost. Is `initlab playground` still running? Retrying…");
@@ -314,6 +327,7 @@ class App {
     main.style.setProperty("--cols", String(msg.panels.length));
     this.panels = msg.panels.map((info, i) => new Panel(this, i, info, msg));
     main.replaceChildren(...this.panels.map((p) => p.element));
+    relayout();
     this.showControls(this.state);
     this.setPlaying(null);
     this.now = 0;
@@ -339,6 +353,8 @@ class App {
     $("clock").dataset.serverMs = String(Math.round(msg.server_ms * 10) / 10);
     if (msg.playing !== undefined) this.setPlaying(msg.playing);
     this.send({ type: "ack" });
+    this.frames = (this.frames || 0) + 1;
+    document.body.dataset.frames = String(this.frames);
     if (this.pendingT !== null) {
       const t = this.pendingT;
       this.pendingT = null;

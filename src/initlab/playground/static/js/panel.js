@@ -141,6 +141,9 @@ export class Panel {
       ),
     );
     this.details = el("details", {});
+    this.details.addEventListener("toggle", () => {
+      if (this.details.open && this.frame) this.renderEvidence(this.frame, this.frame.diagnosis);
+    });
     this.details.append(el("summary", {}, "Evidence: findings, gradients, fingerprints"));
     this.findings = el("ul", { "data-role": "findings" });
     this.grads = el("table", { class: "grads", "data-role": "gradients" });
@@ -157,7 +160,7 @@ export class Panel {
         ys[r * res + c] = Math.round((1 - (r + 0.5) / res * 2) * 127);
       }
     }
-    this.inputImages = [unitImage(xs, res), unitImage(ys, res)];
+    this.inputImages = [xs, ys].map((v) => ({ src: unitImage(v, res), sy: 0, size: res }));
     this.sizes = info.sizes;
   }
 
@@ -226,15 +229,15 @@ export class Panel {
     const L = this.sizes.length - 1;
     const res = this.setup.thumb;
     const all = f.units ? i8(f.units) : new Int8Array(0);
+    // Every unit's picture in one atlas canvas (one putImageData a frame), drawn from there.
+    const n = this.sizes.slice(1, L).reduce((a, b) => a + b, 0);
+    this.atlas = unitImage(all, res, this.atlas, n);
     const unitImages = [];
     let off = 0;
     for (let l = 1; l < L; l++) {
-      const imgs = [];
-      for (let i = 0; i < this.sizes[l]; i++) {
-        imgs.push(unitImage(all.subarray(off, off + res * res), res));
-        off += res * res;
-      }
-      unitImages.push(imgs);
+      const row = [];
+      for (let i = 0; i < this.sizes[l]; i++) row.push({ src: this.atlas, sy: res * off++, size: res });
+      unitImages.push(row);
     }
     const boundary = u8(f.boundary);
     this.v = {
@@ -245,12 +248,14 @@ export class Panel {
       grad_biases: f.grad_biases.map(f32),
       boundary,
       unitImages,
-      outputImage: probabilityImage(boundary, this.setup.grid),
+      outputImage: (this.outputCanvas = probabilityImage(boundary, this.setup.grid, this.outputCanvas)),
+      outputTile: null,
     };
     this.dead = d.layers.slice(0, L - 1).map((r) => new Set(r.dead_units));
     this.renderMeters(d);
     this.renderHists(f.hist, L);
-    this.renderEvidence(f, d);
+    if (this.details.open) this.renderEvidence(f, d);
+    this.renderPrints(f);
     this.draw();
   }
 
@@ -262,7 +267,7 @@ export class Panel {
     this.hits = drawNetwork(this.net, this.sizes, v, {
       mode,
       inputImages: this.inputImages,
-      outputImage: v.outputImage,
+      outputImage: { src: v.outputImage, sy: 0, size: this.setup.grid },
       unitImages: v.unitImages,
       dead: this.dead,
     });
@@ -277,7 +282,7 @@ export class Panel {
         : `width: |w| up to ${WEIGHT_FULL} (fixed)`),
       el("span", {}, "squares: each unit's output over the plane, −1 … +1, clipped; ╲ dead"),
     );
-    drawPlane(this.plane, { boundary: v.boundary }, this.app.data, this.setup.grid);
+    drawPlane(this.plane, { boundary: v.boundary, image: v.outputImage }, this.app.data, this.setup.grid);
     drawCurves(this.curves, this.curve, this.textbook, { now: Math.max(this.now, 1), cursor: f.t, diverged: f.diverged_at });
     f.hist.forEach((h, l) => drawHist(this.histCells[l].canvas, h));
     drawSignal(this.signal, this.info.signal_start, this.info.meanfield, f.signal);
@@ -373,6 +378,9 @@ export class Panel {
       );
     }
     this.grads.replaceChildren(...rows);
+  }
+
+  renderPrints(f) {
     this.prints.replaceChildren(
       el("div", { "data-role": "start", "data-value": this.info.start }, `start: sha256 ${this.info.start}`),
       el("div", { "data-role": "now" }, `now: sha256 ${f.fingerprint}`),

@@ -77,10 +77,21 @@ export const POS_CSS = "rgb(37,99,235)";
 export const NEG_CSS = "rgb(234,88,12)";
 export const ZERO_CSS = "rgb(220,38,38)";
 
+// Layout generation: bumped on resize, so that a canvas measures its CSS width once per layout
+// (reading clientWidth after DOM writes forces a synchronous layout, frame after frame).
+let generation = 0;
+export function relayout() {
+  generation += 1;
+}
+
 // A canvas sized to its CSS width (and a height), for the device's pixel ratio.
 export function fit(canvas, height) {
   const dpr = window.devicePixelRatio || 1;
-  const w = Math.max(40, Math.round(canvas.clientWidth || canvas.parentElement.clientWidth || 300));
+  if (canvas._gen !== generation || !canvas._w) {
+    canvas._w = Math.max(40, Math.round(canvas.clientWidth || canvas.parentElement.clientWidth || 300));
+    canvas._gen = generation;
+  }
+  const w = canvas._w;
   const h = Math.round(height === undefined ? w : height);
   if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
     canvas.width = Math.round(w * dpr);
