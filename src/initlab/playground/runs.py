@@ -36,7 +36,15 @@ from ..activations import Activation, get_activation
 from ..datasets import load_dataset
 from ..diagnostics import diagnose, symmetry_groups
 from ..models import MLPClassifier, Perceptron
-from .state import LIMITS, PRESETS, Config, PanelConfig, StateError, parse_state
+from .state import (
+    LIMITS,
+    PERCEPTRON_EPOCHS,
+    PRESETS,
+    Config,
+    PanelConfig,
+    StateError,
+    parse_state,
+)
 
 __all__ = [
     "GRID",
@@ -53,7 +61,6 @@ SYMMETRY_RTOL = 0.01  # "within tolerance": units whose parameters agree within 
 CHECKPOINT = 1000  # the course prints its cost every 1000 iterations: a chunk ends at each
 SNAPSHOT_BYTES = 64 * 2**20  # the timeline's memory; beyond it every other snapshot is dropped
 HIST_BINS = 24
-PERCEPTRON_MAX_EPOCHS = 1000
 _OUTPUT, _LOSS = "sigmoid", "binary_cross_entropy"
 
 
@@ -494,7 +501,7 @@ class Session:
     def limit(self) -> int:
         """The last iteration (epoch) a run can reach."""
         if self.config.model == "perceptron":
-            return PERCEPTRON_MAX_EPOCHS
+            return PERCEPTRON_EPOCHS
         return LIMITS["target"][1]
 
     def advance(self, n: int) -> int:

@@ -76,6 +76,10 @@ LIMITS = {
 }
 
 
+# The perceptron is re-run in Python loops epoch by epoch: this many epochs stay interactive.
+PERCEPTRON_EPOCHS = 1000
+
+
 class StateError(ValueError):
     """A field of the state is refused; ``field`` names it (``"values.1"`` for panel 2)."""
 
@@ -263,6 +267,12 @@ def parse_state(state: Any) -> Config:
                 "scale",
                 f"The 'scale' parameter of {OWNER} must be 1 for the perceptron: give its start "
                 f"as an init spec such as 'normal(std=0.05)'. Got {scale!r} instead.",
+            )
+        if target > PERCEPTRON_EPOCHS:
+            raise StateError(
+                "target",
+                f"The 'target' parameter of {OWNER} must be an int in [1, {PERCEPTRON_EPOCHS}] for "
+                f"the perceptron (epochs). Got {target!r} instead.",
             )
     if dataset == "iris2":  # fixed rows: the book's 100 flowers
         n = 100

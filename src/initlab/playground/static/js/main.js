@@ -143,8 +143,17 @@ class App {
       this.configure();
     };
     for (const node of document.querySelectorAll("#controls [data-key]")) {
+      if (node.dataset.key === "model") continue;
       node.addEventListener("change", () => changed(node.dataset.key, node.value));
     }
+    $("model").addEventListener("change", (ev) => {
+      // Another model: its preset's training settings, this page's data and seed.
+      const preset = this.meta.presets[ev.target.value === "perceptron" ? "perceptron-zero" : "course"];
+      const keep = {};
+      for (const k of ["dataset", "n", "noise", "dseed", "seed"]) keep[k] = this.state[k];
+      this.state = { ...preset.state, ...keep };
+      this.configure();
+    });
     $("scale-slider").addEventListener("change", (ev) => {
       const v = Number((10 ** Number(ev.target.value)).toPrecision(3));
       $("scale").value = String(v);
