@@ -15,6 +15,9 @@ at least 10 training steps, the decision-boundary grids (64 x 64) and every unit
 2. In-process, the same update split into its parts, in the same run: the engine's training
    steps, the frame (pictures, forward/backward, ``initlab.diagnose`` per panel), JSON. The
    ratios say where the time goes.
+3. The page itself, when Playwright and Debian's chromium are installed: headless chromium
+   playing the same four panels; frames drawn a second and the page's time to decode and draw
+   one (``data-render-ms``, a running mean the page keeps).
 """
 
 from __future__ import annotations
@@ -99,6 +102,34 @@ def over_the_wire(seconds: float, steps: int) -> dict:
     }
 
 
+def in_browser(seconds: float, steps: int) -> dict | None:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not os.path.exists("/usr/bin/chromium"):
+        return None
+    from urllib.parse import urlencode
+
+    query = urlencode([("steps", steps), *(("v", v) for v in VALUES)])
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    with served() as http, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"{http}?{query}")
+        page.wait_for_selector(".panel [data-role=summary]:not(:empty)", timeout=30_000)
+        first = int(page.get_attribute("body", "data-frames") or 0)
+        page.click("#play")
+        start = time.perf_counter()
+        time.sleep(seconds)
+        frames = int(page.get_attribute("body", "data-frames")) - first
+        elapsed = time.perf_counter() - start
+        render = float(page.get_attribute("body", "data-render-ms"))
+        page.click("#play")
+        browser.close()
+    return {"frames_per_s": frames / elapsed, "render_ms": render}
+
+
 def in_process(repeats: int, steps: int) -> dict:
     s = Session(state(steps))
     s.advance(steps)
@@ -143,6 +174,14 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f} ms ({v / total:.0%})" for k, v in parts.items())
         + f"; frame / train = {parts['frame'] / parts['train']:.1f}"
     )
+    page = in_browser(args.seconds, args.steps)
+    if page is None:
+        print("the page: skipped (needs playwright and /usr/bin/chromium)")
+    else:
+        print(
+            f"the page (headless chromium, 1440x900): {page['frames_per_s']:.1f} frames/s drawn, "
+            f"{page['render_ms']:.1f} ms to decode and draw one"
+        )
 
 
 if __name__ == "__main__":

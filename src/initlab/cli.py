@@ -935,10 +935,10 @@ def cmd_gain(args: argparse.Namespace) -> int:
 # --- playground -------------------------------------------------------------------------------
 
 PLAYGROUND_EXAMPLES = """examples:
-  initlab playground                     open the page (port 8765, or a free one if taken)
-  initlab playground --no-browser        print the URL only
+  initlab playground                 open the page (port 8765, or a free one)
+  initlab playground --no-browser    print the URL only
   initlab playground --port 9000 --host 127.0.0.1
-the page answers only to requests addressed to this host and sent from its own page"""
+the server answers only requests addressed to this host from its own page"""
 
 
 def _port(text: str) -> int:
@@ -991,6 +991,8 @@ def cmd_playground(args: argparse.Namespace) -> int:
         # uvicorn has shut down gracefully and re-raised Ctrl-C: the conventional status.
         print("initlab playground: stopped", file=sys.stderr)
         return 130
+    # Stopped by a signal that did not raise (SIGTERM, or SIGINT where it is ignored).
+    print("initlab playground: stopped", file=sys.stderr)
     return 0
 
 

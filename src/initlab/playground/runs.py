@@ -120,7 +120,6 @@ class Data:
     Xt: np.ndarray
     yt: np.ndarray
     extent: tuple[float, float, float, float]  # x0, x1, y0, y1
-    thumb: int
 
     def plane(self, res: int) -> np.ndarray:
         """res x res points over the extent, row 0 at the top (largest y), sample-major."""
@@ -152,7 +151,7 @@ def load_data(cfg: Config) -> Data:
     lo, hi = both.min(axis=0), both.max(axis=0)
     centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * 1.15, 1e-3)
     extent = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
-    return Data(X, y, Xt, yt, tuple(float(v) for v in extent), thumb=16)
+    return Data(X, y, Xt, yt, tuple(float(v) for v in extent))
 
 
 # --- networks -----------------------------------------------------------------------------------

@@ -340,11 +340,6 @@ def parse_state(state: Any) -> Config:
     )
 
 
-def with_values(config: Config, values: list[Any]) -> Config:
-    """The same config with other panel values (for tests and the benchmark)."""
-    return parse_state({**config.state, "values": values})
-
-
 def _preset(label: str, question: str, **state: Any) -> dict[str, Any]:
     return {"label": label, "question": question, "state": state}
 

@@ -251,6 +251,8 @@ class App {
     const ws = new WebSocket(`ws://${location.host}/ws`);
     this.ws = ws;
     ws.addEventListener("open", () => {
+      // After a reconnection the server starts over: train back to the iteration shown.
+      if (this.pendingT === null && this.shownT() > 0) this.pendingT = this.shownT();
       this.retry = 0;
       $("status").textContent = "connected";
       this.banner(null);
