@@ -99,6 +99,13 @@ export function drawPlane(canvas, frame, data, res) {
   points(data.Xt, data.yt, true);
   ctx.fillStyle = "rgba(17,24,39,.7)";
   ctx.font = "10px system-ui, sans-serif";
+  const b = frame.boundary;
+  if (!frame.line && b.every((v) => v === b[0])) {
+    // A constant output draws no boundary: say so, with its value.
+    ctx.font = "600 12px system-ui, sans-serif";
+    ctx.fillText(`p ≈ ${(b[0] / 254).toFixed(2)} everywhere: no boundary`, 6, 16);
+    ctx.font = "10px system-ui, sans-serif";
+  }
   ctx.fillText(`x1 ${fmtG(x0, 2)} … ${fmtG(x1, 2)}`, 4, w - 4);
   ctx.save();
   ctx.translate(w - 4, w - 4);
