@@ -258,3 +258,26 @@ def test_cli_refuses_a_wildcard_host(capsys):
 
     assert main(["playground", "--host", "0.0.0.0", "--no-browser"]) == 2
     assert "one address of this machine" in capsys.readouterr().err
+
+
+def test_frames_name_the_runs_they_belong_to(srv):
+    # A frame computed while the page reconfigures may arrive after the new setup: its serial
+    # tells the page it belongs to the runs before.
+    with ws(srv) as c:
+        c.send(json.dumps({"type": "configure", "state": PRESETS["course"]["state"]}))
+        first = recv(c, "setup")["serial"]
+        c.send(json.dumps({"type": "play"}))
+        recv(c, "frame")
+        two = {**PRESETS["course"]["state"], "values": ["zeros", "he_normal"]}
+        c.send(json.dumps({"type": "configure", "state": two}))
+        while True:
+            msg = recv(c)
+            if msg["type"] == "setup":
+                second = msg["serial"]
+                break
+            if msg["type"] == "frame":
+                c.send(json.dumps({"type": "ack"}))
+                assert msg["serial"] == first
+        frame = recv(c, "frame")
+        assert second != first and frame["serial"] == second
+        assert len(frame["panels"]) == 2

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ CHECKPOINT = 1000  # the course prints its cost every 1000 iterations: a chunk e
 SNAPSHOT_BYTES = 64 * 2**20  # the timeline's memory; beyond it every other snapshot is dropped
 HIST_BINS = 24
 _OUTPUT, _LOSS = "sigmoid", "binary_cross_entropy"
+# Every reset gets a new serial: the page drops a frame that belongs to an earlier one.
+_SERIALS = itertools.count(1)
 
 
 # --- encoding ---------------------------------------------------------------------------------
@@ -446,6 +449,7 @@ class Session:
     def reset(self) -> None:
         """Redraw every start from the seed: the same start as before, bit for bit."""
         cfg, data = self.config, self.data
+        self.serial = next(_SERIALS)
         self.t = 0
         self.A0 = np.ascontiguousarray(data.X.T)
         self.Y = data.y[None, :].astype(np.float64)
@@ -597,6 +601,7 @@ class Session:
             panels.append(info)
         return {
             "type": "setup",
+            "serial": self.serial,
             "state": cfg.state,
             "model": cfg.model,
             "unit": self.unit,
@@ -647,7 +652,13 @@ class Session:
                     panels.append(self._mlp_frame(k, params[k], t, diverged=(d, t)))
                 else:
                     panels.append(self._mlp_frame(k, params[k], t))
-        msg: dict[str, Any] = {"type": "frame", "t": t, "now": self.t, "live": live}
+        msg: dict[str, Any] = {
+            "type": "frame",
+            "serial": self.serial,
+            "t": t,
+            "now": self.t,
+            "live": live,
+        }
         if live:
             msg["history"] = self._history()
         msg["panels"] = panels

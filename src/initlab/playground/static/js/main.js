@@ -349,7 +349,11 @@ class App {
   }
 
   onFrame(msg) {
-    if (!this.setup) return;
+    // A frame of the runs before the last reset or configure (sent while it happened): dropped.
+    if (!this.setup || msg.serial !== this.setup.serial) {
+      this.send({ type: "ack" });
+      return;
+    }
     if (msg.history) {
       msg.history.panels.forEach((entry, i) => this.panels[i] && this.panels[i].addHistory(entry, msg.history.from));
     }
