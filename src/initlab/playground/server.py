@@ -222,9 +222,11 @@ class _Connection:
         assert self.session is not None
         start = time.perf_counter()
         frame = self.session.frame(at)
-        frame["server_ms"] = (server_ms or 0.0) + 1e3 * (time.perf_counter() - start)
         frame["playing"] = self.mode
-        return _dumps(frame)
+        text = _dumps(frame)
+        # The server's time for this update: training (server_ms), the frame and its JSON.
+        ms = (server_ms or 0.0) + 1e3 * (time.perf_counter() - start)
+        return f'{text[:-1]},"server_ms":{ms:.3f}}}'
 
     def _configure(self, state: Any) -> tuple[str, str] | None:
         """A new session from ``state``; None when only the playback settings changed."""
