@@ -58,6 +58,9 @@ DEFAULT_PORT = 8765
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 MAX_MESSAGE = 64 * 1024  # a state is a few hundred bytes
 MAX_FPS = 60  # frames a second at most while playing
+# Frames sent and not yet acked by the page: two, so that the server computes the next update
+# while the page draws the last one, and a slow page is never flooded.
+IN_FLIGHT = 2
 ACK_TIMEOUT = 2.0  # seconds to wait for the page's ack before sending the next frame anyway
 FORWARD_BUDGET = 0.2  # seconds of training between two frames of a fast-forward
 
@@ -175,7 +178,7 @@ class _Connection:
         self.target = 0
         self.wake = asyncio.Event()
         self.acked = asyncio.Event()
-        self.acked.set()
+        self.inflight = 0
         self.send_lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any] | str) -> None:
@@ -274,6 +277,7 @@ class _Connection:
             return
         kind = msg["type"]
         if kind == "ack":
+            self.inflight = max(0, self.inflight - 1)
             self.acked.set()
             return
         if kind == "configure":
@@ -346,18 +350,22 @@ class _Connection:
         return self._setup_and_frame()
 
     async def play(self) -> None:
-        """Send frames while playing or fast-forwarding, one in flight at a time."""
+        """Send frames while playing or fast-forwarding, at most IN_FLIGHT unacked."""
         while True:
             await self.wake.wait()
             if self.mode is None or self.session is None:
                 self.wake.clear()
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.acked.wait(), ACK_TIMEOUT)
+            while self.inflight >= IN_FLIGHT:
+                self.acked.clear()
+                try:
+                    await asyncio.wait_for(self.acked.wait(), ACK_TIMEOUT)
+                except TimeoutError:
+                    self.inflight -= 1  # an ack lost (or a page that never acks): go on
             if self.mode is None:
                 continue
             start = time.perf_counter()
-            self.acked.clear()
+            self.inflight += 1
             if self.mode == "forward":
                 text, _ = await self._in_thread(self._forward)
             else:

@@ -22,30 +22,40 @@ function gradWidth(g) {
 
 // --- the input plane: the output's probability, the boundary, the points -----------------------
 
-function planeImage(values, res, map) {
-  const img = new ImageData(res, res);
-  for (let i = 0; i < res * res; i++) {
-    const [r, g, b] = map(values[i]);
-    img.data[4 * i] = r;
-    img.data[4 * i + 1] = g;
-    img.data[4 * i + 2] = b;
-    img.data[4 * i + 3] = 255;
+// Colour tables for the 256 values a byte can take, computed once.
+const PROBABILITY = Array.from({ length: 256 }, (_, v) => diverging(((v - 127) / 127) * 0.55));
+const UNIT = Array.from({ length: 256 }, (_, v) => diverging((v - 128) / 127));
+
+function planeImage(values, res, table, offset, into, count = 1) {
+  // `into`: a canvas to draw on again (frames reuse their canvases); `count` pictures of
+  // res x res stacked vertically (an atlas).
+  const c = into || document.createElement("canvas");
+  if (c.width !== res || c.height !== res * count) {
+    c.width = res;
+    c.height = res * count;
+    c._img = null;
   }
-  const c = document.createElement("canvas");
-  c.width = res;
-  c.height = res;
-  c.getContext("2d").putImageData(img, 0, 0);
+  const ctx = c._ctx || (c._ctx = c.getContext("2d"));
+  const img = c._img || (c._img = ctx.createImageData(res, res * count));
+  const d = img.data;
+  for (let i = 0; i < res * res * count; i++) {
+    const [r, g, b] = table[(values[i] + offset) & 255];
+    d[4 * i] = r;
+    d[4 * i + 1] = g;
+    d[4 * i + 2] = b;
+    d[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
   return c;
 }
 
-export function probabilityImage(p8, res) {
-  // p8: round(p * 254); 127 is p = 0.5 exactly.
-  // Light colours, so that the points (in full colour) stand out.
-  return planeImage(p8, res, (v) => diverging(((v - 127) / 127) * 0.55));
+export function probabilityImage(p8, res, into) {
+  // p8: round(p * 254), 127 is p = 0.5 exactly; light colours, so that the points stand out.
+  return planeImage(p8, res, PROBABILITY, 0, into);
 }
-export function unitImage(values, res) {
-  // values: round(clip(a, -1, 1) * 127); a fixed scale of [-1, 1] for every unit.
-  return planeImage(values, res, (v) => diverging(v / 127));
+export function unitImage(values, res, into, count = 1) {
+  // values: round(clip(a, -1, 1) * 127) as int8; a fixed scale of [-1, 1] for every unit.
+  return planeImage(values, res, UNIT, 128, into, count);
 }
 
 export function drawPlane(canvas, frame, data, res) {
@@ -165,7 +175,7 @@ export function layoutNetwork(sizes, w, h) {
 
 export function drawNetwork(canvas, sizes, frame, opts) {
   const maxUnits = Math.max(...sizes);
-  const height = Math.max(150, Math.min(420, maxUnits * 14 + 24));
+  const height = Math.max(180, Math.min(440, maxUnits * 22 + 30));
   const { ctx, w, h } = fit(canvas, height);
   const { columns } = layoutNetwork(sizes, w, h);
   const edges = [];

@@ -98,7 +98,7 @@ export function fit(canvas, height) {
     canvas.height = Math.round(h * dpr);
     canvas.style.height = `${h}px`;
   }
-  const ctx = canvas.getContext("2d");
+  const ctx = canvas._ctx || (canvas._ctx = canvas.getContext("2d"));
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
   return { ctx, w, h };
