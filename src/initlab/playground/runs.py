@@ -365,6 +365,13 @@ def _summary(d: Any, loss: float, acc: float, unit: str, t: int) -> str:
     if finding is not None:
         text = finding.message[0].upper() + finding.message[1:]
         return f"{word}: {text} Loss {loss:.4g}, train accuracy {acc:.4f}."
+    warnings = [f.message for f in d.findings if f.severity == "warning"]
+    if warnings:
+        plural = "s" if len(warnings) > 1 else ""
+        return (
+            f"{word}, with warning{plural}: {' '.join(warnings)} Loss {loss:.4g}, train "
+            f"accuracy {acc:.4f}."
+        )
     return (
         f"{word}: the diagnosis finds nothing wrong at {unit} {t}. Loss {loss:.4g}, train "
         f"accuracy {acc:.4f}."
