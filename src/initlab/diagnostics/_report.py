@@ -97,7 +97,7 @@ class BlockReport:
     equal_update_groups: list[list[int]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(repr=False)
 class Diagnosis:
     """What :func:`initlab.diagnose` and :func:`initlab.torch.check` return.
 
@@ -200,6 +200,18 @@ class Diagnosis:
         console = Console(width=120, record=True, file=_Null())
         console.print(self)
         return console.export_text()
+
+    def __repr__(self) -> str:
+        model = self.model if len(self.model) <= 60 else self.model[:59] + "…"
+        return (
+            f"Diagnosis(verdict={self.verdict!r}, model={model!r}, {len(self.layers)} layers, "
+            f"{len(self.findings)} findings)"
+        )
+
+    def _repr_html_(self) -> str:
+        from ..report import diagnosis_html  # the one HTML renderer
+
+        return diagnosis_html(self)
 
 
 class _Null:
