@@ -376,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.set_defaults(func=cmd_gain)
 
+    _playground_parser(command)
+
     sw = command("sweep", "Run a grid of configurations (a TOML spec) into a store.")
     sw.add_argument("spec", metavar="SPEC.toml", help="the sweep spec: [grid] and [record]")
     sw.add_argument(
@@ -972,6 +974,70 @@ def cmd_gain(args: argparse.Namespace) -> int:
     print(f"calculate_gain({act.spec!r}) = {gain:.10g}")
     print(f"variance-preserving gain 1/sqrt(E[phi(z)^2]), z ~ N(0, 1): {vp:.10g}")
     print(f"so a He-style start for {act.spec} is std = {vp:.4g} / sqrt(fan_in)")
+    return 0
+
+
+# --- playground -------------------------------------------------------------------------------
+
+PLAYGROUND_EXAMPLES = """examples:
+  initlab playground                 open the page (port 8765, or a free one)
+  initlab playground --no-browser    print the URL only
+  initlab playground --port 9000 --host 127.0.0.1
+the server answers only requests addressed to this host from its own page"""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"--port must be an integer in [0, 65535] (0: any free port). Got {text!r}."
+        )
+    return value
+
+
+def _playground_parser(command: Any) -> None:
+    pg = command("playground", "Watch starts decide, side by side, in the browser (offline).")
+    pg.epilog = PLAYGROUND_EXAMPLES
+    pg.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port to listen on (default: 8765, or a free port when it is taken; 0: any free)",
+    )
+    pg.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: 127.0.0.1, this machine only); the server refuses "
+        "requests addressed to any other host",
+    )
+    pg.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    pg.set_defaults(func=cmd_playground)
+
+
+def cmd_playground(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    try:
+        if ipaddress.ip_address(args.host).is_unspecified:
+            raise UsageError(
+                f"--host must be one address of this machine (the server checks that requests "
+                f"are addressed to it); got {args.host!r}, which means every address."
+            )
+    except ValueError:
+        pass  # a host name: bind() says if it cannot be bound
+    from .playground.server import serve
+
+    try:
+        serve(args.host, args.port, open_browser=not args.no_browser, announce=print)
+    except KeyboardInterrupt:
+        # uvicorn has shut down gracefully and re-raised Ctrl-C: the conventional status.
+        print("initlab playground: stopped", file=sys.stderr)
+        return 130
+    # Stopped by a signal that did not raise (SIGTERM, or SIGINT where it is ignored).
+    print("initlab playground: stopped", file=sys.stderr)
     return 0
 
 

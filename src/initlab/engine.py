@@ -398,6 +398,8 @@ class _Adam:
 
 
 _OPTIMIZERS = {"gd": _GD, "sgd": _Momentum, "adam": _Adam}
+# What an optimizer carries from one step to the next: TrainResult.optimizer_state.
+_OPTIMIZER_STATE = ("v", "s", "t")
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -425,6 +427,10 @@ class TrainResult:
     snapshots : list of dict
         Every ``snapshot_every`` iterations: ``iteration``, ``weights``, ``biases`` (before the
         iteration's first update) and ``grad_weights``, ``grad_biases`` (on its first batch).
+    optimizer_state : dict
+        What the optimizer carries from one step to the next (momentum's velocity, Adam's
+        moments and step count; nothing for ``gd``): pass it to the next :func:`train` call on
+        ``params`` to continue the run in chunks exactly as one call would.
     """
 
     params: Params
@@ -433,6 +439,7 @@ class TrainResult:
     n_iter: int
     n_steps: int
     snapshots: list[dict[str, Any]] = field(default_factory=list)
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -516,6 +523,7 @@ def train(
     callback: Callable[[int, np.ndarray], Any] | None = None,
     products: str = "auto",
     backend: str = "numpy",
+    optimizer_state: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train the K networks of ``params`` (copied; the argument is left as it is).
 
@@ -565,6 +573,9 @@ def train(
         stack, and is several times faster for small networks. ``"auto"``: the kernel when
         Numba is installed and the network is narrow (every layer at most
         :data:`KERNEL_MAX_WIDTH` units), where it wins; NumPy's BLAS products otherwise.
+    optimizer_state : dict or None
+        ``optimizer_state`` of a previous result on the same stack and solver: the optimizer
+        resumes from it (a run in chunks then equals one call; the playground trains this way).
 
     Returns
     -------
@@ -605,6 +616,8 @@ def train(
         beta_2=beta_2,
         epsilon=epsilon,
     )
+    for key, value in (optimizer_state or {}).items():
+        setattr(opt, key, [a.copy() for a in value] if isinstance(value, list) else value)
     if kernel:
         layout = _kernels.layout(params.layer_sizes)
         act_code = _kernels.activation_code(act)
@@ -700,7 +713,8 @@ def train(
             if callback is not None:
                 callback(it, losses[it])
     n_iter = it + 1
-    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots)
+    state = {k: getattr(opt, k) for k in _OPTIMIZER_STATE if hasattr(opt, k)}
+    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots, state)
 
 
 KERNEL_MAX_WIDTH = 128
