@@ -801,6 +801,7 @@ if AVAILABLE:
     @_cached(parallel=True)
     def _run(
         theta,
+        last,
         grad,
         X,
         Y,
@@ -849,15 +850,16 @@ if AVAILABLE:
             T = np.empty(B, theta.dtype)
             g = address(grad[k])
             th = address(theta[k])
+            kept = address(last[k])
             a, z, d, gq, tq = address(A), address(Z), address(D), address(G), address(T)
             xp, yp = address(X), address(Y)
             xo = k * x_stride if X.shape[0] > 1 else 0
             yo = k * y_stride if Y.shape[0] > 1 else 0
             # iterations, then (want_final) one forward pass on the final parameters
-            last = n_iter if active[k] else 0
-            for it in range(last + want_final):
+            stop = n_iter if active[k] else 0
+            for it in range(stop + want_final):
                 t = it0 + it
-                train = it < last
+                train = it < stop
                 check = not train or (acc_every > 0 and t % acc_every == 0)
                 loss, correct = _pass(
                     th,
@@ -894,19 +896,25 @@ if AVAILABLE:
                 losses[it, k] = loss
                 if check:
                     accuracy[t // acc_every, k] = correct / m
+                ok = _finite(loss, g, P)
+                if not ok:  # back to the last parameters whose loss and gradient were finite
+                    for p in range(P):
+                        th[p] = kept[p]
+                # the parameters the iteration leaves before its update, and its gradient
                 if snap_every > 0 and t % snap_every == 0:
                     for p in range(P):
                         snap_theta[t // snap_every, k, p] = th[p]
                         snap_grad[t // snap_every, k, p] = g[p]
-                if not _finite(loss, g, P):
+                if not ok:
                     diverged_at[k] = t
                     active[k] = False
-                    last = it + 1
+                    stop = it + 1
                     if not want_final:
                         break
                     continue
                 if lr > 0:
                     for p in range(P):
+                        kept[p] = th[p]
                         th[p] -= lr * g[p]
             # The scratch arrays are reached through pointers only: keep them to the end.
             keep_alive(A)
@@ -1129,6 +1137,7 @@ def run(
     alpha: float = 0.0,
     it0: int = 0,
     active: np.ndarray | None = None,
+    last: np.ndarray | None = None,
     grad: np.ndarray | None = None,
     losses: np.ndarray | None = None,
     diverged_at: np.ndarray | None = None,
@@ -1158,7 +1167,11 @@ def run(
         The first iteration's number (for the accuracy and snapshot schedules).
     active : ndarray of bool, shape (K,), updated
         Networks to train; a network whose loss or gradient is not finite is set inactive, its
-        iteration written to ``diverged_at`` and its parameters left as they were before it.
+        iteration written to ``diverged_at`` and its parameters rolled back to ``last``.
+    last : ndarray, shape (K, P), updated
+        Each network's last parameters whose loss and gradient were finite (before each update
+        they are copied here): where a diverged network goes back to. None: its parameters at
+        the call (a network that diverges in the call's first iteration keeps them).
     grad : ndarray, shape (K, P), written
         Each network's last gradient.
     losses : ndarray, shape (n_iter, K), float64, written
@@ -1180,6 +1193,7 @@ def run(
     # The step and the penalty in the parameters' dtype, as NumPy's `theta -= lr * g` takes them.
     args = (
         theta,
+        theta.copy() if last is None else last,
         np.empty((K, P), dt) if grad is None else grad,
         X,
         Y,

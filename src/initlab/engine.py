@@ -16,7 +16,9 @@ operation for operation. Backpropagation reads like its derivation:
     delta[l-1] = (W[l]^T delta[l]) * phi'(z[l-1])
 
 Non-finite values are detected per network: a network whose loss or gradient is not finite is
-marked diverged at that iteration, keeps its last finite parameters, and the others go on.
+marked diverged at that iteration and rolled back to its last parameters whose loss and gradient
+were finite (those of the previous step; its start if it diverged at iteration 0), and the
+others go on.
 """
 
 from __future__ import annotations
@@ -399,6 +401,8 @@ class _Adam:
 
 
 _OPTIMIZERS = {"gd": _GD, "sgd": _Momentum, "adam": _Adam}
+# What an optimizer carries from one step to the next: TrainResult.optimizer_state.
+_OPTIMIZER_STATE = ("v", "s", "t")
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -411,7 +415,8 @@ class TrainResult:
     Attributes
     ----------
     params : Params
-        The trained parameters (a diverged network keeps its last finite parameters).
+        The trained parameters. A diverged network keeps its last parameters whose loss and
+        gradient were finite (the start, which may itself hold inf, if it diverged at 0).
     loss : ndarray, shape (n_iter, K)
         Loss per iteration (epoch) and network, on the parameters before that iteration's
         updates: the full-batch loss, or the size-weighted mean of the mini-batch losses. After
@@ -425,6 +430,10 @@ class TrainResult:
     snapshots : list of dict
         Every ``snapshot_every`` iterations: ``iteration``, ``weights``, ``biases`` (before the
         iteration's first update) and ``grad_weights``, ``grad_biases`` (on its first batch).
+    optimizer_state : dict
+        What the optimizer carries from one step to the next (momentum's velocity, Adam's
+        moments and step count; nothing for ``gd``): pass it to the next :func:`train` call on
+        ``params`` to continue the run in chunks exactly as one call would.
     accuracy : ndarray, shape (n_points, K), or None
         With ``accuracy_every``: the share of the training samples each network classifies
         correctly (predicting as ``MLPClassifier.predict``) on the parameters before iterations
@@ -439,6 +448,7 @@ class TrainResult:
     n_iter: int
     n_steps: int
     snapshots: list[dict[str, Any]] = field(default_factory=list)
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
     accuracy: np.ndarray | None = None
 
     @property
@@ -524,6 +534,7 @@ def train(
     callback: Callable[[int, np.ndarray], Any] | None = None,
     products: str = "auto",
     backend: str = "numpy",
+    optimizer_state: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train the K networks of ``params`` (copied; the argument is left as it is).
 
@@ -577,9 +588,12 @@ def train(
         samples carried through every layer in vector registers, the networks shared out over
         the cores; it agrees with the NumPy path to rounding (relative 1e-12 over a run,
         tested) and gives a network the same bits alone or in any stack. Wider networks keep
-        NumPy's BLAS products, one network at a time, with the bias, the activation and its
-        derivative applied in place by compiled passes on all cores. ``"auto"``: ``"numba"``
-        when Numba is installed and has the activation, else ``"numpy"``.
+        NumPy's BLAS products, one network per core, with the bias, the activation and its
+        derivative applied in place by compiled passes. ``"auto"``: ``"numba"`` when Numba is
+        installed and has the activation, else ``"numpy"``.
+    optimizer_state : dict or None
+        ``optimizer_state`` of a previous result on the same stack and solver: the optimizer
+        resumes from it (a run in chunks then equals one call; the playground trains this way).
 
     Returns
     -------
@@ -633,6 +647,10 @@ def train(
             callback,
         )
     grad = np.empty_like(theta)
+    # The last parameters whose loss and gradient were finite, per network: a network that
+    # diverges is rolled back to them, so that what it keeps predicts finite probabilities.
+    last = theta.copy()
+    pre = np.empty_like(theta)  # the fused kernel's parameters before its in-place update
     params = _views(params, theta)
     grads = _views(params, grad)
     n_w = sum(W[0].size for W in params.weights)
@@ -645,6 +663,8 @@ def train(
         beta_2=beta_2,
         epsilon=epsilon,
     )
+    for key, value in (optimizer_state or {}).items():
+        setattr(opt, key, [a.copy() for a in value] if isinstance(value, list) else value)
     kernel = path == "kernel"
     if kernel:
         _kernels.ensure_compiled(dtype)
@@ -690,7 +710,9 @@ def train(
                 if check and (kernel or not full_batch):
                     accuracy.append(measure())
                 if kernel:
-                    before = theta.copy() if snap and fused else theta
+                    if fused:
+                        np.copyto(pre, theta)
+                    before = pre if fused else theta
                     if full_batch:
                         Xk, Yk, nv = packed
                     else:
@@ -746,6 +768,18 @@ def train(
                     losses[it, newly] = value[newly]
                     active &= finite
                     all_active = False
+                    theta[newly] = last[newly]
+                    if kernel and fused:  # the snapshot shows where a diverged network went back
+                        pre[newly] = theta[newly]
+                if kernel and fused:  # pre holds the parameters whose loss was finite
+                    if all_active:
+                        last, pre = pre, last
+                    else:
+                        last[active] = pre[active]
+                elif all_active:
+                    np.copyto(last, theta)
+                else:
+                    last[active] = theta[active]
                 if snap:
                     snapshots.append(
                         _snapshot(it, _views(params, before) if kernel else params, grads)
@@ -777,6 +811,7 @@ def train(
         if accuracy_every:
             accuracy.append(measure())
     n_iter = it + 1
+    state = {k: getattr(opt, k) for k in _OPTIMIZER_STATE if hasattr(opt, k)}
     return TrainResult(
         params,
         losses[:n_iter],
@@ -784,6 +819,7 @@ def train(
         n_iter,
         n_steps,
         snapshots,
+        state,
         _accuracy_rows(accuracy, diverged_at, accuracy_every) if accuracy_every else None,
     )
 
@@ -910,6 +946,7 @@ def _train_kernel(
     diverged_at = np.full(K, -1, np.int64)
     active = np.ones(K, bool)
     grad = np.zeros_like(theta)
+    last = theta.copy()  # the last parameters whose loss was finite: where divergence goes back
     snaps = acc = None
     if snapshot_every:
         n_snap = -(-max_iter // snapshot_every)
@@ -935,6 +972,7 @@ def _train_kernel(
             alpha=alpha,
             it0=it,
             active=active,
+            last=last,
             grad=grad,
             losses=losses[it : it + n],
             diverged_at=diverged_at,
@@ -974,7 +1012,9 @@ def _train_kernel(
         final = _kernel_accuracy(theta, X, Y, template.layer_sizes, act, output, loss)
         rows = [*acc[: -(-n_iter // accuracy_every)], final]
         accuracy = _accuracy_rows(rows, diverged_at, accuracy_every)
-    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots, accuracy)
+    return TrainResult(
+        params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots, accuracy=accuracy
+    )
 
 
 def _fused_loss_grad(params, grads, X, Y, act, output, loss, exact):
