@@ -22,7 +22,8 @@ checked against initlab's (the same starts, the same 200 steps) before any rate 
       PyTorch's model-ensembling tutorial, float64, 2 threads;
    e. JAX: ``jit(vmap(train))`` where ``train`` is one network's whole training loop as a
       ``lax.fori_loop`` of ``grad`` steps, float64 (``jax_enable_x64``); skipped with a message
-      when JAX is not installed (``pip install 'initlab[bench]'``);
+      when JAX is not installed (``pip install 'initlab[bench]'``), as c and d are without
+      PyTorch (``initlab[torch]``);
    f. scikit-learn's ``MLPClassifier`` (solver="sgd", momentum=0, batch_size=300, alpha=0, every
       iteration run), one model at a time, on ``--slow-models`` models;
 
@@ -365,9 +366,15 @@ def main() -> None:
     args = ap.parse_args()
 
     import sklearn
-    import torch
 
-    torch.set_num_threads(2)
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+        torch_name = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    except ImportError:  # the PyTorch peers are skipped, saying so
+        torch = None
+        torch_name = "torch not installed (pip install 'initlab[torch]')"
     K, n, S, R = args.k, args.iterations, args.slow_models, args.repeats
     X, y = load_dataset("circles", n_samples=300, noise=0.05, random_state=1)
     A0 = np.ascontiguousarray(X.T)
@@ -377,9 +384,8 @@ def main() -> None:
 
     print(
         f"initlab {initlab.__version__}, NumPy {np.__version__}, Numba {numba.__version__} "
-        f"({_kernels.n_threads()} threads), torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), scikit-learn {sklearn.__version__}, Python "
-        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs"
+        f"({_kernels.n_threads()} threads), {torch_name}, scikit-learn {sklearn.__version__}, "
+        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs"
     )
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     # Peak first, so it is measured on the same (possibly shared) machine as the rest.
@@ -457,10 +463,12 @@ def main() -> None:
     t_loop = time.perf_counter() - t0
 
     # --- (c, d) PyTorch: the bmm ensemble and torch.func (one untimed iteration first) ------
-    torch_ensemble(stack, A0, Y, 1)
-    t_torch, W_torch = best_of(R, lambda: torch_ensemble(stack, A0, Y, n))
-    torch_func(stack, A0, Y, 1)
-    t_func, W_func = best_of(R, lambda: torch_func(stack, A0, Y, n))
+    t_torch = t_func = None
+    if torch is not None:
+        torch_ensemble(stack, A0, Y, 1)
+        t_torch, W_torch = best_of(R, lambda: torch_ensemble(stack, A0, Y, n))
+        torch_func(stack, A0, Y, 1)
+        t_func, W_func = best_of(R, lambda: torch_func(stack, A0, Y, n))
 
     # --- (e) JAX (compiled in an untimed first call) -------------------------------------
     jax_run, jax_name = jax_trainer(n)
@@ -484,9 +492,10 @@ def main() -> None:
             np.abs(a - b).max() for a, b in zip(W0, res_numpy.params.weights)
         ),
         "per-model NumPy loop": max(np.abs(W0[0][k] - loop[k][0][0]).max() for k in range(S)),
-        "PyTorch ensemble": max(np.abs(a - b).max() for a, b in zip(W0, W_torch)),
-        "torch.func": max(np.abs(a - b).max() for a, b in zip(W0, W_func)),
     }
+    if t_torch is not None:
+        diffs["PyTorch ensemble"] = max(np.abs(a - b).max() for a, b in zip(W0, W_torch))
+        diffs["torch.func"] = max(np.abs(a - b).max() for a, b in zip(W0, W_func))
     if W_jax is not None:
         diffs["JAX"] = max(np.abs(a - b).max() for a, b in zip(W0, W_jax))
     for name, d in diffs.items():
@@ -497,9 +506,10 @@ def main() -> None:
         "initlab run_chunk (kernel + metrics)": (K, K * n / t_chunk, t_chunk),
         "initlab engine.train, NumPy backend": (K, K * n / t_numpy, t_numpy),
         "plain NumPy loop (per model)": (S, S * n / t_loop, t_loop),
-        "PyTorch ensemble (bmm, autograd, SGD)": (K, K * n / t_torch, t_torch),
-        "torch.func vmap(grad)": (K, K * n / t_func, t_func),
     }
+    if t_torch is not None:
+        rate["PyTorch ensemble (bmm, autograd, SGD)"] = (K, K * n / t_torch, t_torch)
+        rate["torch.func vmap(grad)"] = (K, K * n / t_func, t_func)
     if t_jax is not None:
         rate["JAX jit(vmap(fori_loop train))"] = (K, K * n / t_jax, t_jax)
     rate["scikit-learn MLPClassifier (per model)"] = (S, S * n / t_sk, t_sk)
@@ -510,6 +520,8 @@ def main() -> None:
     print(f"{'case':40s} {'models':>7s} {'seconds':>8s} {'model-it/s':>12s} {'initlab x':>10s}")
     for name, (models, r, t) in rate.items():
         print(f"{name:40s} {models:7d} {t:8.2f} {r:12,.0f} {r_init / r:9.2f}x")
+    if t_torch is None:
+        print(f"PyTorch ensemble and torch.func: skipped, {torch_name}")
     if t_jax is None:
         print(f"JAX: skipped, {jax_name}")
     else:
@@ -653,17 +665,20 @@ def main() -> None:
 
     print(f"\nload average at end: {open('/proc/loadavg').read().split()[:3]}")
     print("\ngoals:")
-    r_bmm = rate["PyTorch ensemble (bmm, autograd, SGD)"][1]
     goals = [
         ("course kernel >= 50% of the float64 peak", g_init / peak64, 0.5),
-        ("course kernel >= 8x PyTorch ensemble", r_init / r_bmm, 8),
         ("run_chunk <= 1.15x the bare kernel", 1.15 / chunk_ratio, 1.0),
         ("wide float64 >= 50% of the float64 peak", wide["float64", auto][1] / peak64, 0.5),
         ("float32 >= 1.8x float64, course", r32 / r_init, 1.8),
         ("float32 >= 1.8x float64, wide", wide32, 1.8),
     ]
+    if t_torch is not None:
+        r_bmm = rate["PyTorch ensemble (bmm, autograd, SGD)"][1]
+        goals.insert(1, ("course kernel >= 8x PyTorch ensemble", r_init / r_bmm, 8))
     if t_jax is not None:
-        goals.insert(2, ("course kernel >= 8x JAX", r_init / (K * n / t_jax), 8))
+        goals.insert(
+            1 + (t_torch is not None), ("course kernel >= 8x JAX", r_init / (K * n / t_jax), 8)
+        )
     for name, v, target in goals:
         shown = chunk_ratio if name.startswith("run_chunk") else v
         print(f"  {name:42s} {shown:8.2f}  {'met' if v >= target else 'NOT met'}")
