@@ -752,23 +752,51 @@ def test_large_tensors_are_compared_without_crashing():
     assert [r.name for r in d.layers] == ["0", "1"]
 
 
-def test_the_layer_table_reads_at_80_columns_with_gpt2_names():
-    pytest.importorskip("transformers")
+def render(d, width):
     from rich.console import Console
 
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(d)
+    return console.export_text()
+
+
+def test_the_layer_table_reads_at_80_columns_with_gpt2_names():
+    pytest.importorskip("transformers")
     import torch_models as tm
 
     d = itorch.check(tm.gpt2(n_layer=12), tm.tokens())
-    console = Console(width=80, record=True, file=io.StringIO())
-    console.print(d)
-    text = console.export_text()
+    text = render(d, 80)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "…" not in text  # nothing cut
-    for name in ("transformer.h.11.attn.c_attn", "transformer.h.11.mlp.c_proj", "lm_head"):
-        assert any(line.lstrip().startswith(name + " ") for line in lines), name
     header = next(line for line in lines if line.lstrip().startswith("layer"))
     assert header.split() == ["layer", "act", "a", "std", "ratio", "role", "verdict"]
+    # One line per row, the whole name and the whole verdict on it (GPT-2's longest names fit).
+    rows = [line for line in lines if line.startswith(("transformer.", "lm_head"))]
+    assert [line.split()[0] for line in rows] == [r.name.split()[0] for r in d.layers]
+    assert all(line.rstrip().endswith("healthy") for line in rows)
+
+
+def test_longer_names_fold_at_dots_at_80_columns():
+    pytest.importorskip("transformers")
+    import torch_models as tm
+
+    d = itorch.check(tm.bert(), tm.tokens())
+    lines = render(d, 80).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    head = next(i for i, line in enumerate(lines) if line.lstrip().startswith("layer"))
+    width = lines[head].index(" act ")  # the layer column
+    names, verdicts = [], []
+    for line in lines[head + 2 : head + 2 + 2 * len(d.layers)]:
+        if line.startswith("Gradients"):
+            break
+        if line.startswith("  "):  # the rest of a folded name
+            names[-1] += line[:width].strip()
+        else:
+            names.append(line[:width].strip())
+            verdicts.append(line.split()[-1])
+    assert names == [r.name for r in d.layers]
+    assert verdicts == [r.verdict for r in d.layers]
 
 
 @pytest.mark.parametrize("build", ["lora_mlp", "llama_zero_down", "resnet_zero"])
@@ -793,3 +821,103 @@ def test_reasoned_steps_agree_with_sgd_on_a_copy(build):
         found.append(f.message.split("from step ")[1].split(" ")[0])
         assert ("measured" in f.message) == measure
     assert found[0] == found[1] == "2"
+
+
+# --------------------------------------------------------------------------------------------
+# apply: a rule for every family
+# --------------------------------------------------------------------------------------------
+
+
+def test_apply_draws_conv1d_in_its_in_out_layout():
+    # transformers' Conv1D keeps its weight as (in, out): the draw is initlab's (out, in) one,
+    # transposed, so that He's fan-in is the 64 inputs, not the 256 outputs.
+    pytest.importorskip("transformers")
+    import torch_models as tm
+
+    gpt2 = tm.gpt2()
+    name = "transformer.h.0.mlp.c_fc"
+    summary = itorch.apply(gpt2, "he_normal", layers=[name], random_state=3)
+    W = get_initializer("he_normal")(np.random.RandomState(3), (256, 64))
+    c_fc = gpt2.get_submodule(name)
+    assert torch.equal(c_fc.weight, torch.from_numpy(W.T).float())
+    assert summary[name]["scheme"] == "he_normal" and list(summary) == [name]
+
+
+def test_apply_on_gpt2_keeps_the_first_loss_near_ln_v_and_the_tie():
+    # The old apply re-drew only lm_head, tied to wte, with He: the embedding went from std
+    # 0.02 to 0.125 and the first loss doubled. Now wte is drawn once, by the embedding rule,
+    # N(0, 1/64): logits of std about 1, a first loss near ln V.
+    pytest.importorskip("transformers")
+    import torch_models as tm
+
+    gpt2 = tm.gpt2()
+    summary = itorch.apply(gpt2, "he_normal", example_input=tm.tokens(), random_state=0)
+    assert gpt2.lm_head.weight is gpt2.transformer.wte.weight
+    assert summary["lm_head"]["tied_to"] == "transformer.wte"
+    d = itorch.check(gpt2, tm.tokens(), tm.tokens(seed=1))
+    assert abs(d.loss - np.log(tm.VOCAB)) < 1, d.loss
+    assert d.verdict == "healthy", d
+
+
+def test_apply_draws_attention_projections_one_by_one():
+    torch.manual_seed(0)
+    attn = nn.MultiheadAttention(8, 2)
+    itorch.apply(attn, "glorot_uniform", random_state=3)
+    rng = np.random.RandomState(3)
+    init = get_initializer("glorot_uniform")
+    for k in range(3):  # query, key, value: each (8, 8), fan-in 8
+        expected = torch.from_numpy(init(rng, (8, 8))).float()
+        assert torch.equal(attn.in_proj_weight[8 * k : 8 * (k + 1)], expected)
+    assert torch.equal(attn.out_proj.weight, torch.from_numpy(init(rng, (8, 8))).float())
+    assert not attn.in_proj_bias.any() and not attn.out_proj.bias.any()
+
+
+def test_apply_recurrent_rule_orthogonal_recurrence_and_forget_gate_one():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(6, 5, num_layers=2)
+    itorch.apply(lstm, "auto", random_state=0)
+    for layer in range(2):
+        W_hh = getattr(lstm, f"weight_hh_l{layer}").detach().double()
+        for k in range(4):  # each gate's (5, 5) recurrent block is orthogonal
+            Q = W_hh[5 * k : 5 * (k + 1)]
+            assert torch.allclose(Q @ Q.T, torch.eye(5, dtype=torch.float64), atol=1e-6)
+        b_ih = getattr(lstm, f"bias_ih_l{layer}").detach()
+        assert torch.equal(b_ih[5:10], torch.ones(5))  # the forget gate (i, f, g, o)
+        assert not b_ih[:5].any() and not b_ih[10:].any()
+        assert not getattr(lstm, f"bias_hh_l{layer}").any()
+
+
+def test_apply_embedding_and_norm_rules():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(1000, 64, padding_idx=0), nn.LayerNorm(64))
+    bn = nn.BatchNorm1d(4)
+    with torch.no_grad():
+        model[1].weight.fill_(0.3)
+        model[1].bias.fill_(0.2)
+        bn.running_mean.fill_(5.0)
+    summary = itorch.apply(model, "he_normal", random_state=0)
+    w = model[0].weight.detach()
+    assert not w[0].any()  # the padding row stays zero
+    assert float(w[1:].std()) == pytest.approx(1 / 8, rel=0.02)  # N(0, 1/64), 64k draws
+    assert summary["0"]["scheme"] == "normal(std=0.125)"
+    assert torch.equal(model[1].weight, torch.ones(64)) and not model[1].bias.any()
+    itorch.apply(bn, "he_normal")
+    assert not bn.running_mean.any() and int(bn.num_batches_tracked) == 0
+
+
+def test_apply_leaves_frozen_parameters_unless_asked():
+    model = mlp([4, 8, 2])
+    model[0].requires_grad_(False)
+    before = model[0].weight.detach().clone()
+    summary = itorch.apply(model, "he_normal", random_state=0)
+    assert torch.equal(model[0].weight, before) and summary["0"]["frozen_kept"] == 2
+    itorch.apply(model, "he_normal", random_state=0, include_frozen=True)
+    assert not torch.equal(model[0].weight, before)
+
+
+def test_apply_refuses_an_unknown_layer_and_changes_nothing():
+    model = mlp([4, 8, 2])
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"'layers' parameter of apply must name layers .*'3'"):
+        itorch.apply(model, "he_normal", layers=["0", "3"])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -277,3 +277,44 @@ def test_ppo_actor_with_a_small_head_on_purpose_is_healthy():
     assert d.verdict == "healthy", d
     assert loud(d) == set(), d
     assert by_name(d)["4"].role == "output"
+
+
+# --------------------------------------------------------------------------------------------
+# Full size (slow: deselected by default)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gpt2_124m_as_published_is_healthy():
+    # GPT2Config(): 124M parameters, wte of 50257 x 768 = 38.6M entries (more than 2^24, the
+    # size at which the old sampling crashed).
+    model = tm.gpt2_124m()
+    d = itorch.check(model, tm.tokens(batch=2, seq=64, vocab=50257))
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+    assert d.coverage == 1.0
+    assert abs(d.loss - math.log(50257)) < 0.5
+
+
+@pytest.mark.slow
+def test_vgg11_at_torchvisions_width_is_healthy():
+    # The classifier's first layer is 25088 x 4096: 102.8M entries.
+    d = itorch.check(tm.vgg11(width=1.0), tm.images(batch=2))
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+
+
+@pytest.mark.slow
+def test_vit_b16_at_224_pixels_is_healthy():
+    model = tm.vit(
+        image_size=224,
+        patch_size=16,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        num_labels=1000,
+    )
+    d = itorch.check(model, tm.images(batch=4, size=224))
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d

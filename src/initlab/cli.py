@@ -1037,10 +1037,19 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"initlab: error: {exc}", file=sys.stderr)
             return EXIT_INTERNAL
     else:
-        if args.input_shape or args.input_range or args.input_dtype != "float32":
+        given = [
+            flag
+            for flag, value in (
+                ("--input-shape", args.input_shape),
+                ("--input-dtype", args.input_dtype != "float32"),
+                ("--input-range", args.input_range),
+            )
+            if value
+        ]
+        if given:
             raise UsageError(
-                "--input-shape, --input-dtype and --input-range go with a PyTorch model "
-                "(FILE.py:FACTORY)."
+                f"{' and '.join(given)} {'goes' if len(given) == 1 else 'go'} with a PyTorch "
+                "model (FILE.py:FACTORY)."
             )
         X, y, _, _ = _load(args)
         models = [_model(args, init) for init in (args.init or ["auto"])]

@@ -287,10 +287,13 @@ def _layer_table(rows: list[LayerReport], width: int) -> Any:
         "role": max([4, *(len(_ROLE.get(r.role, r.role)) for r in rows)]),
         "verdict": max([7, *map(len, verdicts)]),
     }
-    gaps = 2 * len(fixed)  # one space of padding each side between columns
+    # Between two columns: a space of padding each side and the box's separator (no edges).
+    gaps = 3 * len(fixed)
     longest = max([5, *(len(r.name) for r in rows)])
-    name_width = max(16, min(longest, width - sum(fixed.values()) - gaps - 1))
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    name_width = max(16, min(longest, width - sum(fixed.values()) - gaps))
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
     table.add_column("layer", no_wrap=True, min_width=min(longest, name_width))
     for col, w in fixed.items():
         justify = "right" if col in ("a std", "ratio") else "left"

@@ -222,17 +222,17 @@ def _draw(L, init, act, rng, bias, embeddings, include_frozen, done) -> dict[str
     elif L.family == "weight":
         w = m.weight
         W = main_weight(m)
+        out["scheme"] = init.spec
         if ok(w):
-            drawn = init(rng, tuple(W.shape), np.float64)
-            W.copy_(torch.from_numpy(drawn))
+            W.copy_(torch.from_numpy(init(rng, tuple(W.shape), np.float64)))
             done[id(w)] = name
-            out["scheme"] = init.spec
-            if m.bias is not None and bias != "keep" and ok(m.bias):
-                if bias == "auto" and init.draws_bias:
-                    m.bias.copy_(torch.from_numpy(init.bias(rng, tuple(W.shape), np.float64)))
-                else:
-                    m.bias.zero_()
-                done[id(m.bias)] = name
+        # The bias on its own: a trainable bias of a frozen layer (BitFit) is drawn too.
+        if m.bias is not None and bias != "keep" and ok(m.bias):
+            if bias == "auto" and init.draws_bias:
+                m.bias.copy_(torch.from_numpy(init.bias(rng, tuple(W.shape), np.float64)))
+            else:
+                m.bias.zero_()
+            done[id(m.bias)] = name
     elif L.family == "param":
         w = L.params["weight"]
         if ok(w):

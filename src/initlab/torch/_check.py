@@ -5,17 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from .._validation import check_number
-from ..diagnostics import BlockReport, Diagnosis, LayerReport, assign_verdicts, symmetry_groups
+from ..diagnostics import BlockReport, Diagnosis, LayerReport, assign_verdicts
 from ..diagnostics._report import overall_verdict
 from ._compat import nn, torch
 from ._findings import CHAIN, findings_of
-from ._layers import main_weight, weight_std_expected
+from ._layers import weight_std_expected
+from ._loss import first_loss as _first_loss
+from ._loss import has_logits, logits_of, objective
 from ._probe import PROBE_SEED, as_inputs, check_module, preserved_state, run_forward
 from ._sharing import sharing
-from ._trace import Layer, Trace, all_zero, norm2, tensors_in
+from ._stats import all_zero, norm2
+from ._symmetry import effective_widths
+from ._trace import Layer, Trace, tensors_in
 from ._zeros import (
     MEASURE_MAX_PARAMETERS,
     UNUSED,
@@ -28,10 +30,6 @@ from ._zeros import (
     measure_first_steps,
     root_blame,
 )
-
-# Per-unit normalizations: equal units before them stay equal after (given equal scale and
-# shift), so the units of a layer can be followed through them to the next layer's weights.
-_PER_UNIT_NORMS = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm")
 
 
 def check(
@@ -76,22 +74,22 @@ def check(
                     for t in inputs.tensors():
                         trace.mark_input(t)
                     output = run_forward(module, inputs, trace, "check")
-                logits = _logits(output)
+                logits = logits_of(output)
                 trace.mark_outputs([logits] if logits is not None else tensors_in(output))
-                objective, loss = _objective(output, logits, target, loss_fn)
+                scalar, loss = objective(output, logits, target, loss_fn)
                 grads: list[Any] = [None] * len(named)
-                if objective is not None and objective.requires_grad and named:
+                if scalar is not None and scalar.requires_grad and named:
                     # autograd.grad, not backward: the parameters' .grad are never written.
                     grads = list(
-                        torch.autograd.grad(objective, [p for _, p in named], allow_unused=True)
+                        torch.autograd.grad(scalar, [p for _, p in named], allow_unused=True)
                     )
-                first_loss = _first_loss(logits, target, loss, _has_logits(output))
+                first_loss = _first_loss(logits, target, loss, has_logits(output))
         finally:
             trace.remove_tensor_hooks()
     changed = [n for n, p in params if p._version != versions[id(p)]]
 
     def probe(out: Any) -> Any:
-        return _objective(out, _logits(out), target, loss_fn)[0]
+        return objective(out, logits_of(out), target, loss_fn)[0]
 
     return _diagnose(
         module,
@@ -112,106 +110,6 @@ def check(
     )
 
 
-def _logits(output: Any) -> Any:
-    """The output a loss reads: ``logits`` of a transformers output (or of a dict), the tensor
-    itself, or the first tensor of a tuple."""
-    if isinstance(output, torch.Tensor):
-        return output
-    logits = getattr(output, "logits", None)
-    if logits is None and isinstance(output, dict):
-        logits = output.get("logits")
-    if isinstance(logits, torch.Tensor):
-        return logits
-    if isinstance(output, tuple | list) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    return None
-
-
-def _has_logits(output: Any) -> bool:
-    return isinstance(getattr(output, "logits", None), torch.Tensor) or (
-        isinstance(output, dict) and isinstance(output.get("logits"), torch.Tensor)
-    )
-
-
-def _objective(output: Any, logits: Any, target: Any, loss_fn: Any) -> tuple[Any, float | None]:
-    """The scalar to differentiate, and the loss value when there is a target."""
-    if target is None:
-        # A fixed random error at every output: dL/dy = r / batch, r ~ N(0, 1) from a private
-        # generator. Unlike a loss of the output itself, it does not vanish when the output does,
-        # so a zero gradient is the network's doing, not the probe's.
-        outs = [logits] if _has_logits(output) else tensors_in(output)
-        outs = [t for t in outs if t.is_floating_point() and t.requires_grad]
-        if not outs:
-            return None, None
-        g = torch.Generator().manual_seed(PROBE_SEED)
-        total = None
-        for t in outs:
-            r = torch.randn(tuple(t.shape), generator=g, dtype=torch.float64)
-            term = (t * r.to(device=t.device, dtype=t.dtype)).sum() / max(t.shape[0], 1)
-            total = term if total is None else total + term
-        return total, None
-    if loss_fn is not None:
-        loss = loss_fn(output, target)
-    else:
-        if logits is None:
-            raise ValueError(
-                "The 'loss_fn' parameter of check must be given when the module returns "
-                f"{type(output).__name__} without logits or a tensor first."
-            )
-        loss = _default_loss(logits, target)
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise ValueError(
-            f"The 'loss_fn' parameter of check must return a scalar tensor. Got {loss!r} instead."
-        )
-    loss = loss.reshape(())
-    return loss, float(loss.detach())
-
-
-def _default_loss(logits: Any, target: Any) -> Any:
-    F = torch.nn.functional
-    if target.is_floating_point():
-        if target.shape != logits.shape:
-            raise ValueError(
-                "The 'target' parameter of check must have the output's shape "
-                f"{tuple(logits.shape)} for the default mean squared error (float targets). "
-                f"Got shape {tuple(target.shape)} instead."
-            )
-        return F.mse_loss(logits, target)
-    try:
-        if logits.ndim > 2 and target.ndim == logits.ndim - 1:
-            # A sequence of class scores (batch, positions, classes): every position counts.
-            return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1).long())
-        return F.cross_entropy(logits, target.long())
-    except (RuntimeError, IndexError, ValueError) as err:
-        raise ValueError(
-            "The 'target' parameter of check must hold class indices that fit the output of "
-            f"shape {tuple(logits.shape)} for the default cross-entropy (integer targets). Got "
-            f"shape {tuple(target.shape)} instead ({str(err).splitlines()[0]})."
-        ) from err
-
-
-def _first_loss(
-    logits: Any, target: Any, loss: float | None, known: bool
-) -> tuple[float, int, float] | None:
-    """(the first loss, the number of classes, the logits' std) when the output is class
-    scores: with an integer target the loss itself; without a target, for a transformers
-    output's logits, the cross-entropy against uniformly random labels,
-    E_y[-log softmax(z)_y] = logsumexp(z) - mean(z)."""
-    if logits is None or logits.ndim < 2 or logits.shape[-1] < 2 or not logits.is_floating_point():
-        return None
-    with torch.no_grad():
-        z = logits.detach().reshape(-1, logits.shape[-1]).float()
-        std = float(z.std())
-        if target is not None:
-            if target.is_floating_point() or loss is None:
-                return None
-            return loss, z.shape[-1], std
-        if not known:
-            return None  # a tensor that may not be class scores: nothing to compare
-        value = float((torch.logsumexp(z, dim=-1) - z.mean(dim=-1)).mean())
-    return value, z.shape[-1], std
-
-
 # --------------------------------------------------------------------------------------------
 # From the trace to the diagnosis
 # --------------------------------------------------------------------------------------------
@@ -229,7 +127,7 @@ def _diagnose(
     )
     zero_start = {id(z.layer) for z in zero_layers if z.own_moves and z.convention}
     rows, by_layer = _rows(trace, layers, zero_start, grad_norm)
-    incoming_only = _symmetry(layers, by_layer, zero_start, atol, rtol)
+    incoming_only = effective_widths(layers, by_layer, zero_start, atol, rtol)
     assign_verdicts(rows, 0.0)
 
     scan = _scan(module)
@@ -357,29 +255,6 @@ def _rows(trace: Trace, layers: list[Layer], zero_start: set[int], grad_norm: di
     return [r for _, r in reports], by_layer
 
 
-def _symmetry(layers, by_layer, zero_start, atol, rtol) -> list[str]:
-    """Effective widths where both incoming and outgoing weights can be compared; the layers
-    whose units share incoming weights but whose outgoing weights could not be followed."""
-    incoming_only = []
-    for L in layers:
-        r = by_layer[id(L)]
-        if L.family not in ("weight", "param") or r.role == "output" or L.act == "gated":
-            continue
-        if id(L) in zero_start or is_zero_layer(L):
-            continue  # all rows equal because all are zero: the zero-weight findings say so
-        sig = _signature_parts(L)
-        if sig is None:
-            continue
-        W_in, b, extra, W_out = sig
-        if W_out is None:
-            width, groups = _groups(W_in, b, extra, None, atol, rtol)
-            if groups:
-                incoming_only.append(f"{L.name} ({width} distinct of {r.units})")
-            continue
-        r.effective_width, r.groups = _groups(W_in, b, extra, W_out, atol, rtol)
-    return incoming_only
-
-
 def _special_verdicts(module, trace, layers, by_layer, zero_layers, scan, findings) -> list[str]:
     """Verdicts the signal statistics alone do not give: a stuck zero layer, a zero layer no
     convention explains (its output does not vary: vanishing), a first loss far above
@@ -487,110 +362,6 @@ def _stream_report(add: Any) -> LayerReport:
     if not s.finite:
         r.verdict = "non-finite"
     return r
-
-
-def _numpy(t: Any) -> np.ndarray:
-    t = t.detach()
-    if t.dtype in (torch.float16, torch.bfloat16):
-        t = t.float()
-    return t.cpu().numpy()
-
-
-def _in_out_weight(L: Layer) -> Any:
-    """The layer's weight as (out, in, *kernel)."""
-    if L.module is not None:
-        w = main_weight(L.module)
-        if w is None or getattr(L.module, "groups", 1) != 1:
-            return None
-        return w
-    w = L.weight
-    if w is None or w.ndim != 2:
-        return None
-    return w if L.layout == "out_in" else w.t() if L.layout == "in_out" else None
-
-
-def _signature_parts(L: Layer):
-    """(incoming weights (units, fan_in), bias, per-unit extras, outgoing (next_out, units, ...))
-    with the outgoing part None when it cannot be followed: the output must reach exactly one
-    weight layer through element-wise calls and per-unit norms, each tensor on the way used once,
-    with no active dropout (which gives each unit its own mask)."""
-    W = _in_out_weight(L)
-    if W is None or W.shape[0] != L.units:
-        return None
-    W_in = _numpy(W).reshape(L.units, -1)
-    bias = L.params.get("bias")
-    b = None if bias is None or bias.ndim != 1 or bias.numel() != L.units else _numpy(bias)
-    extra = []
-    if L.gate_partner is None and L.act != "gated":
-        partner = next(
-            (c for c, prov in L.consumers if prov.stage == "gated" and prov.partner is not None),
-            None,
-        )
-        del partner
-    cur, units = L, L.units
-    for _ in range(8):  # through at most a few per-unit norms
-        if len(cur.consumers) != 1:
-            return W_in, b, extra, None
-        nxt, prov = cur.consumers[0]
-        if not isinstance(nxt, Layer) or prov.dropout or any(i.uses != 1 for i in prov.chain):
-            return W_in, b, extra, None
-        if prov.stage == "gated" and prov.partner is not None:
-            up = _in_out_weight(prov.partner)
-            if up is None or up.shape[0] != units:
-                return W_in, b, extra, None
-            extra.append(_numpy(up).reshape(units, -1))
-        if nxt.family == "norm":
-            if nxt.kind not in _PER_UNIT_NORMS or nxt.units != units:
-                return W_in, b, extra, None
-            for role in ("weight", "bias"):
-                p = nxt.params.get(role)
-                if p is not None:
-                    extra.append(_numpy(p).reshape(units, 1))
-            cur = nxt
-            continue
-        if nxt.family not in ("weight", "param"):
-            return W_in, b, extra, None
-        W2 = _in_out_weight(nxt)
-        if W2 is None:
-            return W_in, b, extra, None
-        W2 = _numpy(W2)
-        if W2.shape[1] == units:
-            return W_in, b, extra, W2
-        if prov.flattened and W2.ndim == 2 and W2.shape[1] % units == 0:
-            return W_in, b, extra, W2.reshape(W2.shape[0], units, -1)  # channel-major
-        return W_in, b, extra, None
-    return W_in, b, extra, None
-
-
-def _groups(W_in, b, extra, W_out, atol, rtol) -> tuple[int, list[list[int]]]:
-    """The effective width (the number of groups of interchangeable units: incoming weights,
-    bias, per-unit extras, outgoing weights) and the groups of two or more units."""
-    units = W_in.shape[0]
-    inc = np.concatenate([W_in, *extra], axis=1) if extra else W_in
-    if atol == 0 and rtol == 0:
-        # Exact screen: units that are equal in full are equal on a few columns, so only units
-        # sharing such a key can share a group; symmetry_groups compares those in full.
-        parts = [inc[:, :4]]
-        if b is not None:
-            parts.append(b[:, None])
-        if W_out is not None:
-            parts.append(np.moveaxis(W_out[:2], 1, 0).reshape(units, -1))
-        key = np.concatenate(parts, axis=1)
-        _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        candidates = np.flatnonzero(counts[np.ravel(inverse)] > 1)
-    else:
-        candidates = np.arange(units)
-    if not candidates.size:
-        return units, []
-    sub = symmetry_groups(
-        inc[candidates],
-        None if b is None else b[candidates],
-        None if W_out is None else W_out[:, candidates],
-        atol=atol,
-        rtol=rtol,
-    )
-    groups = sorted([candidates[g].tolist() for g in sub if len(g) > 1])
-    return units - candidates.size + len(sub), groups
 
 
 # Subnormal numbers and huge values are looked for in a strided sample of this many entries per

@@ -20,7 +20,8 @@ from typing import Any
 
 from ._compat import torch
 from ._layers import main_weight
-from ._trace import Add, Layer, all_zero
+from ._stats import all_zero
+from ._trace import Add, Layer
 
 # Why a gradient block is exactly zero, read from the backpropagation formulas of a layer
 # z = W a_in + b, a = phi(z):  dW = delta^T a_in,  db = sum over samples of delta,
