@@ -318,3 +318,24 @@ def test_vit_b16_at_224_pixels_is_healthy():
     d = itorch.check(model, tm.images(batch=4, size=224))
     assert d.verdict == "healthy", d
     assert loud(d) == set(), d
+
+
+def test_mixtral_experts_are_analysed():
+    # transformers' Mixtral keeps its experts as raw (experts, out, in) parameters read through
+    # torch._grouped_mm: analysed as layers of their own, inside the residual branch.
+    tf = tm._quiet()
+    tm.seeded(0)
+    config = dict(tm._DECODER, intermediate_size=64, num_local_experts=4, num_experts_per_tok=2)
+    model = tf.MixtralForCausalLM(tf.MixtralConfig(**config))
+    d = itorch.check(model, tm.tokens())
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+    assert d.coverage == 1.0, d.unanalysed
+    experts = by_name(d)["model.layers.0.mlp.experts.down_proj"]
+    assert experts.family == "param" and experts.role == "residual branch"
+    # apply draws each expert's (out, in) = (128, 64) matrix on its own: He's std sqrt(2 / 64).
+    name = "model.layers.0.mlp.experts.gate_up_proj"
+    itorch.apply(model, "he_normal", layers=[name], example_input=tm.tokens(), random_state=0)
+    w = model.get_parameter(name).detach()
+    for e in range(4):
+        assert float(w[e].std()) == pytest.approx((2 / 64) ** 0.5, rel=0.05)

@@ -378,6 +378,11 @@ def _param_ops() -> dict[Any, str]:
     }
     if hasattr(F, "rms_norm"):
         ops[F.rms_norm] = "norm"
+    # Mixture-of-experts kernels (transformers' grouped_mm experts): input (S, K), weight
+    # (experts, K, N).
+    for f in (getattr(F, "grouped_mm", None), getattr(torch, "_grouped_mm", None)):
+        if f is not None:
+            ops[f] = "in_out"
     return ops
 
 

@@ -55,7 +55,7 @@ def _in_out_weight(L: Layer) -> Any:
         if w is None or getattr(L.module, "groups", 1) != 1:
             return None
         return w
-    w = L.weight
+    w = L.params.get("weight")  # a raw parameter; the layout is the parameter's own
     if w is None or w.ndim != 2:
         return None
     return w if L.layout == "out_in" else w.t() if L.layout == "in_out" else None

@@ -555,8 +555,10 @@ class Trace:
             self._set(t, Info(ref, lineage, open=opened, data=data))
 
     def _on_add(self, tensors: list[Any], infos: list[Info | None], out: Any) -> None:
-        # A residual add has a layer's output on one side; a sum of embeddings (token +
-        # position + type) is the start of a chain, not a residual add.
+        # A residual add x + f(x): both sides computed from the input, f(x) by layers since the
+        # last norm or add (a layer's output, or a mixture of experts' weighted sum). A sum of
+        # embeddings (token + position + type), or a parameter added on (ViT's position
+        # embeddings), starts a chain instead.
         branches = [
             i.prov
             for i in infos
@@ -570,13 +572,19 @@ class Trace:
         data = any(i.data for i in infos if i is not None)
         # In x + f(x), f(x) is computed after x: the operand produced last is the branch, and
         # the layers of its segment (since the last norm or add) are the branch's.
-        last = max((i for i in infos if i is not None), key=lambda i: i.born, default=None)
+        known = [i for i in infos if i is not None]
+        last = max(known, key=lambda i: i.born, default=None)
         opened = last.open if last is not None else frozenset()
-        if not branches:
-            self._set(out, Info(ref, lineage, open=opened, data=data))
+        residual = len(known) == len(infos) and all(i.data for i in known)
+        if not residual or not (branches or opened):
+            union = frozenset().union(*(i.open for i in known)) if known else frozenset()
+            self._set(out, Info(ref, lineage, open=union, data=data))
             return
         axis = out.ndim - 1
-        if any(not b.layer.last_axis for b in branches) and out.ndim > 1:
+        if (
+            any(not L.last_axis for L in [b.layer for b in branches] + list(opened))
+            and out.ndim > 1
+        ):
             axis = 1
         scope = self._scope[-1] if self._scope else type(self.module).__name__
         k = self._add_count.get(scope, 0) + 1
@@ -643,6 +651,14 @@ class Trace:
             layer = self._new_layer(
                 id(param), name, None, fam, getattr(func, "__name__", "op"), {"weight": param}
             )
+            if (
+                weight is not param
+                and weight.ndim >= 2
+                and weight.stride()[-2:] == param.stride()[-2:][::-1]
+                and layout in ("in_out", "out_in")
+            ):
+                # The call reads the parameter transposed: the layout is the parameter's own.
+                layout = "out_in" if layout == "in_out" else "in_out"
             layer.weight, layer.layout = weight, layout
         else:
             layer.calls += 1
