@@ -1,22 +1,23 @@
 """Time ``initlab.torch.check`` against training steps of the same model, in one run.
 
-    python benchmarks/bench_check.py [--repeats 3] [--only mlp|gpt2] [--no-memory]
+    python benchmarks/bench_check.py [--repeats 3] [--only mlp|gpt2|vit] [--no-memory]
 
-Two models:
+Three models:
 
 - **mlp**: an ``nn.Sequential`` of 50 ``Linear(1024, 1024)`` with a ReLU between each two
   (PyTorch's default start, 52.5M parameters), a batch of 256 standard normal inputs;
 - **gpt2**: GPT-2 small as published (124M parameters), built from ``GPT2Config()`` by
   transformers (its own start, no weights downloaded), in training mode, a batch of 8 sequences of
-  128 token ids.
+  128 token ids;
+- **vit**: ViT-B/16 (86M parameters) from ``ViTConfig()``, 224-pixel images, batch 4.
 
 For each, best of ``--repeats``:
 
 - check: ``initlab.torch.check(model, x)``: one forward and one backward pass watched by hooks
   and a function mode, then the statistics, symmetry, zero weights, sharing and copies, findings;
 - fwd+bwd: one plain forward and backward pass (the MLP: ``model(x).pow(2).mean().backward()``;
-  GPT-2: ``model(ids, labels=ids).loss.backward()``), gradients reset to None before each;
-- train step: fwd+bwd and one ``torch.optim.AdamW`` step (GPT-2 only);
+  the transformers models: their own loss with labels), gradients reset to None before each;
+- train step: fwd+bwd and one ``torch.optim.AdamW`` step;
 - for scale, a ``copy.deepcopy`` of the model, which the check does not make.
 
 The ratios are check over fwd+bwd and over the training step: what one check costs in training
@@ -42,6 +43,8 @@ from torch import nn
 
 import initlab
 import initlab.torch
+
+MODELS = ("mlp", "gpt2", "vit")
 
 
 def best_of(repeats, f):
@@ -72,9 +75,20 @@ def build(name):
     import transformers
 
     transformers.logging.set_verbosity_error()
+    g = torch.Generator().manual_seed(0)
+    if name == "vit":
+        model = transformers.ViTForImageClassification(transformers.ViTConfig(num_labels=1000))
+        model.train()
+        pixels = torch.randn(4, 3, 224, 224, generator=g)
+        labels = torch.randint(0, 1000, (4,), generator=g)
+
+        def loss():
+            return model(pixels, labels=labels).loss
+
+        return model, pixels, loss
     model = transformers.GPT2LMHeadModel(transformers.GPT2Config())
     model.train()
-    ids = torch.randint(0, 50257, (8, 128), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(0, 50257, (8, 128), generator=g)
 
     def loss():
         return model(ids, labels=ids).loss
@@ -119,7 +133,7 @@ def extra_memory(name: str, case: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--only", choices=("mlp", "gpt2"))
+    ap.add_argument("--only", choices=MODELS)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--memory-case", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -132,7 +146,7 @@ def main() -> None:
         f"threads), Python {platform.python_version()}, {platform.machine()}, "
         f"best of {args.repeats}"
     )
-    for name in ("mlp", "gpt2") if args.only is None else (args.only,):
+    for name in MODELS if args.only is None else (args.only,):
         report(name, args.repeats, memory=not args.no_memory)
 
 
@@ -162,6 +176,7 @@ def report(name: str, repeats: int, memory: bool) -> None:
     label = {
         "mlp": "nn.Sequential: 50 x Linear(1024, 1024) with ReLU, batch 256",
         "gpt2": "GPT-2 124M (GPT2Config()), training mode, batch 8 x 128 tokens",
+        "vit": "ViT-B/16 (ViTConfig()), 224 pixels, training mode, batch 4",
     }[name]
     print(f"\n{label}: {n_params / 1e6:.1f}M parameters; verdict {diagnosis.verdict}")
     print(f"{'case':46s} {'seconds':>8s}")
