@@ -367,3 +367,30 @@ def test_apply_leaves_frozen_weights_and_keeps_ties():
     assert "lm_head" not in summary or summary["lm_head"].get("tied_to") == "transformer.wte"
     std = float(gpt2.transformer.wte.weight.detach().std())
     assert abs(std - 1 / math.sqrt(64)) < 0.01  # N(0, 1/d): logits of std about 1
+
+
+def test_a_chaotic_tanh_start_names_the_error_growing_toward_the_input():
+    # Orthogonal with gain 3 on 8 tanh layers: chaotic (chi_1 > 1), not yet half saturated.
+    # Oracle: the same error dL/dz = r / batch (r ~ N(0, 1), seed 0) backpropagated by plain
+    # autograd, its rms at layer 0 over its rms at the last hidden layer.
+    model = tm.mlp([32] + [256] * 8 + [10], act=nn.Tanh)
+    itorch.apply(model, "orthogonal(gain=3)", random_state=0)
+    x = randn(256, 32)
+    d = itorch.check(model, x)
+    f = finding(d, "exploding_gradient")
+    assert f.severity == "warning" and "toward the input" in f.message
+    zs = {}
+    hooks = [
+        model[i].register_forward_hook(lambda m, a, out, i=i: zs.__setitem__(i, out))
+        for i in (0, 14)
+    ]
+    y = model(x)
+    for h in hooks:
+        h.remove()
+    r = torch.randn(tuple(y.shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    g0, g14 = torch.autograd.grad((y * r.float()).sum() / len(x), [zs[0], zs[14]])
+    expected = float(g0.pow(2).mean().sqrt() / g14.pow(2).mean().sqrt())
+    assert f"grows {expected:.3g}x from 14 back to 0" in f.message
+    d = fix_and_recheck(model, d, "exploding_gradient", x)
+    assert "exploding_gradient" not in {f.code for f in d.findings}
+    assert d.verdict == "healthy", d

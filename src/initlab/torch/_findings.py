@@ -91,6 +91,7 @@ def findings_of(**ctx: Any) -> list[Finding]:
         _signal,
         _first_loss,
         _saturated,
+        _gradient_growth_findings,
         _torch_default,
         _zero_gradients,
     ):
@@ -628,8 +629,41 @@ def _saturated(ctx: dict) -> list[Finding]:
     ]
 
 
+def _gradient_growth_findings(ctx: dict) -> list[Finding]:
+    """An unnormalized chain whose error grows by more than GRADIENT_GROWTH from its last layer
+    back to its first (the chaotic phase), where no saturation finding already says so."""
+    if any(r.verdict == "saturated" for r in ctx["rows"]):
+        return []
+    out = []
+    by_origin: dict[str, list[Layer]] = {}
+    for L in ctx["layers"]:
+        if L.family in ("weight", "param") and L.ref is not None:
+            by_origin.setdefault(L.ref.origin, []).append(L)
+    for chain in by_origin.values():
+        if len(chain) < 3:
+            continue
+        growth = _gradient_growth(chain)
+        if growth is None or growth[0] <= GRADIENT_GROWTH:
+            continue
+        g, first, last = growth
+        out.append(
+            _finding(
+                "exploding_gradient",
+                f"the error's rms grows {g:.3g}x from {last} back to {first}, toward the input: "
+                "the first layers get the largest updates (the chaotic phase of the start)",
+                _chain_fix(chain),
+                first,
+                "warning",
+                suggestion="smaller weights: re-initialize the chain for its activation",
+            )
+        )
+    return out
+
+
 def _gradient_growth(chain: list[Layer]) -> tuple[float, str, str] | None:
-    errs = [(L, L.error_rms("z")) for L in chain if L.error_rms("z")]
+    """The error's rms at the chain's first layer over its last hidden one (the output layer's
+    error is the loss's own, on another scale)."""
+    errs = [(L, L.error_rms("z")) for L in chain if L.error_rms("z") and L.downstream]
     if len(errs) < 2:
         return None
     (first, e0), (last, e1) = errs[0], errs[-1]
