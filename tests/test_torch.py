@@ -921,3 +921,27 @@ def test_apply_refuses_an_unknown_layer_and_changes_nothing():
     with pytest.raises(ValueError, match=r"'layers' parameter of apply must name layers .*'3'"):
         itorch.apply(model, "he_normal", layers=["0", "3"])
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_check_works_under_inference_mode():
+    torch.manual_seed(0)
+    model = mlp([8, 16, 2])
+    with torch.inference_mode():
+        x = batch(16, 8)
+        d = itorch.check(model, x)
+    assert d.verdict == "healthy" and not any(b.zero for b in d.blocks)
+
+
+class ArgmaxOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return int(self.fc(x).argmax())
+
+
+def test_an_output_without_gradient_says_so_and_is_not_called_stuck():
+    d = itorch.check(ArgmaxOnly(), batch(8, 4))
+    assert d.verdict == "healthy" and d.blocks == []
+    assert any(n.startswith("No backward pass") for n in d.notes)

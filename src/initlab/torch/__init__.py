@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
     from ..diagnostics import Diagnosis
 
-__all__ = ["apply", "check"]
+from ._probe import ModelError
+
+__all__ = ["ModelError", "apply", "check"]
 
 
 def check(
@@ -130,7 +132,7 @@ def check(
         For a batch that does not fit the first layer (the message names the shape it expects),
         a forward that takes other arguments, a batch of one sample, a lazy module not yet
         materialized, a target that does not fit the default loss, or a bad parameter.
-    initlab.torch._probe.ModelError
+    initlab.torch.ModelError
         When the module's own forward raises (naming the exception and the line).
 
     Notes

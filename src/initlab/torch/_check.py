@@ -69,7 +69,9 @@ def check(
     trace = Trace(module)
     with preserved_state(module):
         try:
-            with torch.enable_grad():
+            # Gradients even when called under torch.no_grad() or torch.inference_mode().
+            with torch.inference_mode(False), torch.enable_grad():
+                inputs = inputs.outside_inference_mode()
                 with trace:
                     for t in inputs.tensors():
                         trace.mark_input(t)
@@ -77,12 +79,13 @@ def check(
                 logits = logits_of(output)
                 trace.mark_outputs([logits] if logits is not None else tensors_in(output))
                 scalar, loss = objective(output, logits, target, loss_fn)
-                grads: list[Any] = [None] * len(named)
+                grads: list[Any] | None = None  # no backward pass: nothing to differentiate
                 if scalar is not None and scalar.requires_grad and named:
                     # autograd.grad, not backward: the parameters' .grad are never written.
                     grads = list(
                         torch.autograd.grad(scalar, [p for _, p in named], allow_unused=True)
                     )
+                trace.backward = grads is not None
                 first_loss = _first_loss(logits, target, loss, has_logits(output))
         finally:
             trace.remove_tensor_hooks()
@@ -178,7 +181,9 @@ def _base(t: Any) -> Any:
 
 def _blocks(trace: Trace, named, grads):
     """One BlockReport per trainable parameter, the zero layer to blame for each zero gradient,
-    and each parameter's gradient norm."""
+    and each parameter's gradient norm (none when there was no backward pass)."""
+    if grads is None:
+        return [], {}, {}
     owner: dict[int, tuple[Layer, str]] = {}
     for L in trace.layers:
         for role, p in L.params.items():
@@ -450,7 +455,12 @@ def _notes(module, trace, target, frozen, incoming_only, changed, unanalysed, fi
             "loss: the cross-entropy of the logits against uniformly random labels, "
             "logsumexp(z) - mean(z), since no target was given."
         )
-    if target is None:
+    if not trace.backward:
+        notes.append(
+            "No backward pass: the output holds no floating-point tensor that depends on a "
+            "trainable parameter, so nothing was differentiated (no gradient table)."
+        )
+    elif target is None:
         notes.append(
             "No target: the backward pass starts from a fixed random error at the output, "
             "dL/dy = r / batch with r ~ N(0, 1) (seed 0, a private generator)."

@@ -45,6 +45,23 @@ class Inputs:
     def call(self, module: Any) -> Any:
         return module(*self.args, **self.kwargs)
 
+    def outside_inference_mode(self) -> Inputs:
+        """The same arguments, with tensors made under torch.inference_mode() copied (autograd
+        cannot record them, nor count their versions)."""
+
+        def fix(x: Any) -> Any:
+            if isinstance(x, torch.Tensor):
+                return x.clone() if x.is_inference() else x
+            if isinstance(x, tuple | list):
+                return type(x)(fix(v) for v in x)
+            if isinstance(x, dict):
+                return {k: fix(v) for k, v in x.items()}
+            return x
+
+        with torch.inference_mode(False):
+            args, kwargs = fix(self.args), fix(self.kwargs)
+        return Inputs(args, kwargs, fix(self.batch))
+
 
 def as_inputs(example_input: Any, where: str) -> Inputs:
     """The forward's arguments, checked: a tensor, a tuple of positional arguments, or a dict of

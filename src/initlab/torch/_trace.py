@@ -21,6 +21,7 @@ in-place operation can change it, and no copy of a layer's output is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import weakref
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ class Trace:
         self.by_key: dict[int, Layer] = {}
         self.adds: list[Add] = []
         self.calls: dict[int, int] = {}  # module id -> number of calls
+        self.backward = False  # set by the check once gradients were computed
         self.seq = 0
         self._info: dict[int, tuple[Any, int, Info]] = {}
         self._pending: list[_Pending | None] = []
@@ -893,25 +895,30 @@ def parameter_names(module: Any) -> dict[int, str]:
     return names
 
 
+def _items(x: Any) -> list[Any] | None:
+    """The parts of a container: a tuple, list, dict (a transformers ModelOutput is one) or
+    dataclass; None for anything else."""
+    if isinstance(x, dict):
+        return list(x.values())
+    if isinstance(x, list | tuple):
+        return list(x)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return [getattr(x, f.name) for f in dataclasses.fields(x)]
+    return None
+
+
 def first_tensor(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return x
-    if isinstance(x, dict):
-        x = list(x.values())
-    if isinstance(x, list | tuple):
-        for item in x:
-            t = first_tensor(item)
-            if t is not None:
-                return t
+    for item in _items(x) or ():
+        t = first_tensor(item)
+        if t is not None:
+            return t
     return None
 
 
 def tensors_in(x: Any) -> list[Any]:
-    """Every tensor in a (nested) tuple, list or dict (a ModelOutput is a dict)."""
+    """Every tensor in a (nested) tuple, list, dict or dataclass."""
     if isinstance(x, torch.Tensor):
         return [x]
-    if isinstance(x, dict):
-        x = list(x.values())
-    if isinstance(x, list | tuple):
-        return [t for item in x for t in tensors_in(item)]
-    return []
+    return [t for item in _items(x) or () for t in tensors_in(item)]
