@@ -70,3 +70,20 @@ def test_docstring_examples(name, monkeypatch):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=FLAGS)
     assert result.failed == 0
+
+
+def test_quick_start_output_is_what_the_tour_prints(tmp_path_factory):
+    from _tour import run_tour
+
+    tour = run_tour(tmp_path_factory.getbasetemp())
+    assert tour.status == 0, tour.err
+    section = README.read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    (excerpt,) = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+
+    # The README's excerpt, line for line, where "..." stands for lines left out; the time
+    # taken is the machine's.
+    def timeless(text):
+        return re.sub(r"studies in \d+ s", "studies in N s", text)
+
+    checker = doctest.OutputChecker()
+    assert checker.check_output(timeless(excerpt), timeless(tour.out), doctest.ELLIPSIS), tour.out

@@ -3,6 +3,7 @@ default; run with `python -m pytest -m slow`."""
 
 import pytest
 
+from _answers import check_answers
 from initlab import list_studies, run_study
 
 pytestmark = pytest.mark.slow
@@ -16,3 +17,4 @@ def test_full_size_runs_and_keeps_its_verdicts(name, tmp_path):
     # The verdicts the quick size reports are the ones the full size reports.
     assert {c.id: c.verdict for c in full.findings} == {c.id: c.verdict for c in quick.findings}
     assert full.save(tmp_path).exists()
+    check_answers(full)  # the answers are the full run's numbers, in one short sentence

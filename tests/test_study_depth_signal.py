@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _answers import check_answers
 from initlab import meanfield
 from initlab.initializers import get_initializer
 from initlab.studies import depth_signal as ds
@@ -226,3 +227,11 @@ def test_same_seed_same_numbers(result):
     for key, table in result.tables.items():
         pd.testing.assert_frame_equal(table, again.tables[key])
     assert again.findings[0].evidence == result.findings[0].evidence
+
+
+def test_answers_are_made_of_the_runs_numbers(result):
+    check_answers(result)
+    (claim,) = result.findings
+    x = claim.numbers
+    assert f"through {x['depth']} ReLU layers" in claim.summary
+    assert f"{x['torch_signal_ratio_per_layer']:.3f} per layer" in claim.summary

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from _answers import check_answers
 from initlab.studies import run_study
 
 
@@ -58,6 +59,7 @@ def test_saves_and_round_trips(result, tmp_path):
         "dls-initialization-boundaries.png",
         "dls-initialization-cost.png",
         "dls-initialization-saturation.png",
+        "dls-initialization-zero-start.png",
         "dls-initialization.json",
     ]
     import json
@@ -65,3 +67,20 @@ def test_saves_and_round_trips(result, tmp_path):
     again = StudyResult.from_dict(json.loads(path.read_text()))
     assert [c.id for c in again.findings] == [c.id for c in result.findings]
     assert again.tables.keys() == result.tables.keys()
+
+
+def test_answers_are_made_of_the_runs_numbers(result):
+    check_answers(result)
+    claims = {c.id: c for c in result.findings}
+    same = claims["zero-start-same-loss"]
+    # From zeros every output is sigmoid(0) = 1/2: the loss starts at ln 2 on any labels and,
+    # with only the output bias free, falls to the entropy of the base rate (1/3 here).
+    assert same.numbers["start_loss_unbalanced"] == pytest.approx(np.log(2), rel=1e-12)
+    p = same.numbers["base_rate"]
+    entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    assert same.numbers["final_loss_unbalanced"] == pytest.approx(entropy, abs=1e-3)
+    assert "from 0.693 to 0.637" in same.summary and same.numbers["max_weight_unbalanced"] == 0
+    # |p - y| = |1/2 - y| = 1/2 on every sample: the output error the answer quotes.
+    err = claims["error-proportional-to-weights"]
+    assert err.numbers["min_output_error"] == 0.5 and "at least 0.5" in err.summary
+    assert claims["large-random-start"].figure == "cost"

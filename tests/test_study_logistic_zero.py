@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _answers import check_answers
 from initlab.studies import run_study
 from initlab.studies.logistic_zero import max_margin_direction
 
@@ -107,3 +108,11 @@ def test_deterministic(result):
     for key, table in result.tables.items():
         pd.testing.assert_frame_equal(again.tables[key], table)
     assert again.findings[0].evidence == result.findings[0].evidence
+
+
+def test_answers_are_made_of_the_runs_numbers(result, claim):
+    check_answers(result)
+    per = claim.numbers["per_dataset"]
+    assert f"{claim.numbers['random_starts']} random starts" in claim.summary
+    assert f"accuracy {per['iris2']['zero_accuracy']:.3f} on separable iris2" in claim.summary
+    assert claim.figure == "boundaries"

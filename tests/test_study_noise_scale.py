@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _answers import check_answers
 from initlab.studies import run_study
 from initlab.studies.noise_scale import FLOAT_EPS, SIZES
 
@@ -81,3 +82,13 @@ def test_deterministic(result):
     for key, table in result.tables.items():
         pd.testing.assert_frame_equal(table, again.tables[key])
     assert result.findings[0].evidence == again.findings[0].evidence
+
+
+def test_answers_are_made_of_the_runs_numbers(result):
+    check_answers(result)
+    (claim,) = result.findings
+    x = claim.numbers
+    assert f"within {x['budget']} iterations" in claim.summary
+    for act, v in x["per_activation"].items():
+        if v["largest_eps_never"] is not None:
+            assert f"{v['largest_eps_never']:g} ({act})" in claim.summary

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _answers import check_answers
 from initlab import Perceptron, load_dataset
 from initlab.studies import run_study
 from initlab.studies.perceptron_eta import (
@@ -130,7 +131,7 @@ def test_verdict(claim):
 
 def test_figures_and_json(result, tmp_path):
     assert set(result.figures) == {"boundaries", "errors"}
-    assert len(result.figures["boundaries"].axes) == 12
+    assert len(result.figures["boundaries"].axes) == 10  # 5 learning rates x 2 starts
     json.dumps(result.to_dict())
     result.save(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -152,3 +153,13 @@ def test_linearly_separable():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     assert linearly_separable(X, np.array([0, 1, 0, 0]))
     assert not linearly_separable(X, np.array([0, 0, 1, 1]))  # XOR
+
+
+def test_answers_are_made_of_the_runs_numbers(result, claim):
+    check_answers(result)
+    x = claim.numbers
+    # The answer names the counts the verdict rests on, as measured.
+    assert f"all {len(ETAS)} learning rates" in claim.summary
+    assert f"{x['datasets_zero_exceptions']} of {x['datasets']} random datasets" in claim.summary
+    assert f"in {x['random_runs_predictions_changed']} of {x['random_runs']} runs" in claim.summary
+    assert claim.figure == "boundaries"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _answers import check_answers
 from initlab.studies import run_study
 from initlab.studies.symmetry import ACTIVATIONS, MONOTONE, STARTS, SYMMETRIC
 
@@ -117,3 +118,13 @@ def test_deterministic(result):
     for key, table in result.tables.items():
         pd.testing.assert_frame_equal(table, again.tables[key])
     assert [c.evidence for c in result.findings] == [c.evidence for c in again.findings]
+
+
+def test_answers_are_made_of_the_runs_numbers(result):
+    check_answers(result)
+    zero_out = _claim(result, "zero-weights-zero-output")
+    # phi(0) for sigmoid is 1/2 and for softplus ln 2: the values the answer must quote.
+    assert "0.5 for sigmoid" in zero_out.summary and "0.693 for softplus" in zero_out.summary
+    fails = _claim(result, "symmetric-start-fails")
+    top = max(fails.numbers["best_symmetric"].values())
+    assert f"at best {top:.3f} train accuracy" in fails.summary

@@ -21,9 +21,12 @@ EXAMPLES = {
   initlab tour --size full --out tour-full  the sizes a reader would publish (minutes)""",
     "study": """examples:
   initlab study dls-initialization
+  initlab study perceptron-eta --size quick --verbose   every table and the evidence
   initlab study perceptron-eta --size quick --out runs/ --json""",
     "claims": """examples:
-  initlab claims
+  initlab claims                one line per claim: the verdict and the answer with its number
+  initlab claims --verbose      the claims in full, with their evidence
+  initlab claims --size full    the sizes a reader would publish (minutes)
   initlab claims --json""",
     "report": """examples:
   initlab report initlab-tour                rebuild initlab-tour/report.html from its JSON
@@ -299,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_study)
 
     cl = command("claims", "Test the common claims about starting weights (the quick studies).")
-    _study_options(cl, out=False)
+    _study_options(cl, out=False, default_size="quick")
     cl.set_defaults(func=cmd_claims)
 
     tr = command("tour", "Run every study and the claims ledger; write an HTML report.")
@@ -658,6 +661,11 @@ def _study_options(
             help="write figures (PNG), results (JSON) and report.html here"
             + (f" (default: {default_out})" if default_out else ""),
         )
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the claims in full with their evidence (and a study's tables)",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -685,17 +693,38 @@ def _run_studies(names: list[str], size: str, seed: int, show_progress: bool) ->
     return results
 
 
-def _ledger_table(claims: list[Any]) -> Any:
-    from rich.markup import escape
+def _ledger_table(claims: list[Any], verbose: bool = False) -> Any:
+    """The ledger for the terminal: per claim, the verdict and the short claim on one line, the
+    answer wrapped under it (``verbose``: the claim in full and the evidence too)."""
+    from rich.console import Group
+
+    from .studies import Ledger
+    from .studies._result import claim_renderables
+
+    return Group(
+        f"[bold]The claims ledger[/]: {len(claims)} claims, {Ledger(claims).counts_text()}",
+        *claim_renderables(claims, verbose=verbose),
+    )
+
+
+def _course_table(dls: Any) -> Any:
+    """The course's published numbers beside the run's, narrow enough for 80 columns."""
+    from rich import box
     from rich.table import Table
 
-    colours = {"holds": "green", "fails": "red", "qualified": "yellow"}
-    table = Table(title="The claims ledger", title_justify="left", show_lines=True)
-    table.add_column("claim", ratio=3)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("evidence", ratio=5)
-    for c in claims:
-        table.add_row(escape(c.claim), f"[{colours[c.verdict]}]{c.verdict}[/]", escape(c.evidence))
+    frame = dls.tables["Accuracy and published numbers"]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("init", no_wrap=True)
+    for col in ("train accuracy", "published", "test accuracy", "published"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for row in frame.to_dict(orient="records"):
+        table.add_row(
+            str(row["init"]),
+            *(
+                f"{row[k]:.4g}"
+                for k in ("train accuracy", "published train", "test accuracy", "published test")
+            ),
+        )
     return table
 
 
@@ -714,16 +743,18 @@ def _save(results: list[Any], folder: Path) -> Path:
 def cmd_study(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from .studies._result import study_renderables
+
     result = _run_studies([args.name], args.size, args.seed, not args.json)[0]
-    if args.out:
-        _save([result], Path(args.out))
+    report = _save([result], Path(args.out)) if args.out else None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     console = Console()
-    console.print(result)
-    if args.out:
-        console.print(f"wrote {Path(args.out) / 'report.html'}")
+    for part in study_renderables(result, verbose=args.verbose):
+        console.print(part)
+    if report is not None:
+        console.print(f"Figures, tables and the full evidence: {report}", soft_wrap=True)
     return 0
 
 
@@ -737,7 +768,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([vars(c) for c in claims], indent=2, default=str))
     else:
-        Console().print(_ledger_table(claims))
+        Console().print(_ledger_table(claims, verbose=args.verbose))
     return 0
 
 
@@ -758,18 +789,18 @@ def cmd_tour(args: argparse.Namespace) -> int:
     dls = next((r for r in results if r.name == "dls-initialization"), None)
     if dls is not None:
         console.print(dls.title, style="bold")
-        from rich.table import Table
-
-        frame = dls.tables["Accuracy and published numbers"]
-        table = Table(title="Accuracy and published numbers", title_justify="left")
-        for col in frame.columns[:5]:
-            table.add_column(str(col), justify="right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row[:5]))
-        console.print(table)
-    console.print(_ledger_table(ledger(results)))
+        console.print(_course_table(dls))
+        console.print()
+    console.print(_ledger_table(ledger(results), verbose=args.verbose))
     seconds = sum(r.seconds for r in results)
-    console.print(f"{len(results)} studies in {seconds:.0f} s; report written to {report}")
+    console.print()
+    if not args.verbose:
+        console.print(
+            f"{len(results)} studies in {seconds:.0f} s; the evidence of each claim: "
+            "initlab claims --verbose"
+        )
+    # soft_wrap: the path stays whole on its line, whatever the width, so it can be copied.
+    console.print(f"Figures, tables and the full evidence: {report}", soft_wrap=True)
     return 0
 
 
@@ -800,7 +831,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"no such folder {args.folder!r}.")
     out = Path(args.out) if args.out else folder / "report.html"
     path = write_report(folder, out, figures_folder=folder)
-    print(f"wrote {path}")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

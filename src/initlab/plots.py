@@ -7,6 +7,7 @@ servers without a display.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 __all__ = [
+    "DPI",
+    "MAX_WIDTH",
     "annotated_heatmap",
     "decision_boundary",
     "grid",
@@ -26,9 +29,16 @@ __all__ = [
     "measured_and_predicted",
     "median_bands",
     "phase_diagram",
+    "png",
     "reach_times",
     "save",
 ]
+
+# Figures are drawn at most MAX_WIDTH inches wide and saved at DPI dots per inch: about 1050
+# pixels, the width of the report's column, so a figure is shown at its own size (its 8-10 pt
+# text stays 11-14 px) and a tour's figures weigh a few hundred kB, not megabytes.
+DPI = 100
+MAX_WIDTH = 10.5
 
 _POINTS = ListedColormap(["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"])
 _REGIONS = ListedColormap(["#f4b6b6", "#b6cff4", "#b9e6b9", "#ffd8a8", "#d9c6ee"])
@@ -141,12 +151,19 @@ def loss_curves(
     return fig
 
 
-def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+def save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     """Write a figure as PNG (creating the folder) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    path.write_bytes(png(fig, dpi=dpi))
     return path
+
+
+def png(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes (what :func:`save` writes, and what the report embeds)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
 
 
 def phase_diagram(
@@ -237,8 +254,13 @@ def phase_diagram(
 
 
 def grid(rows: int = 1, cols: int = 1, *, size: tuple[float, float] = (4.5, 4.0)) -> tuple:
-    """A new figure with a rows x cols grid of axes (a flat list), for composite figures."""
-    fig = Figure(figsize=(size[0] * cols, size[1] * rows), layout="constrained")
+    """A new figure with a rows x cols grid of axes (a flat list), for composite figures.
+
+    ``size`` is one panel's (width, height) in inches; a grid wider than :data:`MAX_WIDTH` is
+    scaled down to it, keeping its proportions.
+    """
+    scale = min(1.0, MAX_WIDTH / (size[0] * cols))
+    fig = Figure(figsize=(size[0] * cols * scale, size[1] * rows * scale), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     return fig, [ax for row in axes for ax in row]
 

@@ -1,8 +1,16 @@
-"""Self-contained HTML reports: figures embedded as PNG, readable offline.
+"""HTML: the one renderer of studies, claims, diagnoses and sweeps (the report, notebook reprs).
 
 :func:`write_report` takes study results (or a folder of their saved JSON and PNG files, as
-``initlab tour`` writes it) and writes a single HTML file: the claims ledger first, then a section
-per study with its question, setup, tables, figures and verdicts.
+``initlab tour`` writes it) and writes a single HTML file that reads like an article and stays
+the proof: a sticky table of contents, the claims ledger (claim, verdict, the one-sentence
+answer, where it is shown; the evidence a click away), then a section per study with its
+question, the answer in a highlighted box, the figures that show it, how we know, and the full
+evidence, setup, tables and notes in collapsible blocks (closed on screen, open in print).
+
+The notebook renderings (``_repr_html_`` of :class:`~initlab.studies.StudyResult`, the
+:class:`~initlab.studies.Ledger`, :class:`~initlab.diagnostics.Diagnosis` and a sweep's table)
+are drawn by the same functions: :func:`study_html`, :func:`ledger_html`,
+:func:`diagnosis_html` and :func:`sweep_table_html`.
 
 :func:`write_sweep_report` reads a sweep store and writes a single HTML file with a section per
 sweep: its setup, heatmaps of median train accuracy and of median iterations-to-target over two
@@ -12,12 +20,15 @@ axes, loss curves with their median and interquartile range over seeds, and dive
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import inspect
 import io
 import json
 import math
 import os
+import re
+import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,27 +37,196 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .studies import STUDIES, Claim, StudyResult
+from .studies import STUDIES, Claim, Ledger, StudyResult
 
-__all__ = ["ledger", "load_results", "write_report", "write_sweep_report"]
+__all__ = [
+    "SweepTable",
+    "diagnosis_html",
+    "ledger",
+    "ledger_html",
+    "load_results",
+    "study_html",
+    "sweep_table_html",
+    "write_report",
+    "write_sweep_report",
+]
 
+# One stylesheet for the report and the notebook: every rule is scoped under .initlab, so that
+# a notebook's own page is left alone.
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
-       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.7em; }
-h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-h3 { font-size: 1.05em; margin-top: 1.4em; }
-table { border-collapse: collapse; margin: .6em 0 1em; font-size: .85em; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; } td.text, th.text { text-align: left; }
-.verdict { font-weight: 600; padding: .1em .5em; border-radius: .3em; white-space: nowrap; }
-.holds { background: #dff3df; color: #1d6b1d; } .fails { background: #f8dddd; color: #8b1c1c; }
-.qualified { background: #fbf0d0; color: #7a5a00; }
-.question { font-style: italic; color: #444; } .setup { color: #555; font-size: .9em; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: .85em; color: #555; } .note { color: #555; font-size: .9em; }
-nav a { margin-right: 1em; } .scroll { overflow-x: auto; max-width: 100%; }
+.initlab { --ink: #1f2328; --soft: #57606a; --rule: #d8dee4; --paper: #fff; --tint: #f6f8fa;
+  --holds: #1a7f37; --holds-bg: #dafbe1; --fails: #cf222e; --fails-bg: #ffebe9;
+  --qualified: #9a6700; --qualified-bg: #fff8c5; --link: #0969da;
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+  line-height: 1.5; font-size: 16px; }
+.initlab a { color: var(--link); text-decoration: none; }
+.initlab a:hover { text-decoration: underline; }
+.initlab h1 { font-size: 1.9em; line-height: 1.2; margin: .2em 0 .3em; }
+.initlab h2 { font-size: 1.4em; line-height: 1.25; margin: 0 0 .3em; }
+.initlab h3 { font-size: 1.05em; margin: 1.4em 0 .3em; }
+.initlab p { margin: .4em 0 .7em; }
+.initlab .prose { max-width: 46em; }
+.initlab .lede { font-size: 1.1em; color: var(--soft); max-width: 46em; }
+.initlab .verdict { display: inline-block; font-weight: 600; font-size: .78em; line-height: 1.6;
+  padding: 0 .55em; border-radius: 1em; white-space: nowrap; text-transform: uppercase;
+  letter-spacing: .03em; vertical-align: .1em; }
+.initlab .holds, .initlab .healthy { background: var(--holds-bg); color: var(--holds); }
+.initlab .fails, .initlab .unhealthy { background: var(--fails-bg); color: var(--fails); }
+.initlab .qualified, .initlab .warning { background: var(--qualified-bg); color: var(--qualified); }
+.initlab .info { background: #ddf4ff; color: #0550ae; }
+.initlab .question { font-size: 1.1em; font-style: italic; color: #333; max-width: 50em;
+  margin: .2em 0 .7em; }
+.initlab .answer { border: 1px solid var(--rule); border-left: 5px solid #6e7781;
+  background: var(--tint); border-radius: 6px; padding: .6em 1.1em .4em; margin: .6em 0 1em;
+  line-height: 1.45; }
+.initlab .answer.tone-holds { border-left-color: var(--holds); }
+.initlab .answer.tone-fails { border-left-color: var(--fails); }
+.initlab .answer.tone-qualified { border-left-color: #d4a72c; }
+.initlab .answer-claim { margin: 0 0 .55em; }
+.initlab .answer-claim:last-child { margin-bottom: .3em; }
+.initlab .answer-claim .head { font-weight: 600; margin: 0; }
+.initlab .answer-claim .summary { margin: .05em 0 0; max-width: 56em; }
+.initlab .shown { white-space: nowrap; font-size: .9em; }
+.initlab figure { margin: .8em 0 1.4em; }
+.initlab figure img { max-width: 100%; height: auto; display: block; }
+.initlab figcaption { font-size: .9em; color: var(--soft); max-width: 52em; margin-top: .3em; }
+.initlab figcaption b { color: var(--ink); }
+.initlab details { border: 1px solid var(--rule); border-radius: 6px; margin: .5em 0;
+  background: var(--paper); }
+.initlab details > summary { cursor: pointer; padding: .45em .8em; font-weight: 600;
+  list-style-position: inside; }
+.initlab details > summary .dim { font-weight: 400; }
+.initlab details[open] > summary { border-bottom: 1px solid var(--rule); }
+.initlab details > .inner { padding: .3em .9em .6em; }
+.initlab .dim { color: var(--soft); }
+.initlab .n { white-space: nowrap; }
+.initlab .scroll { overflow-x: auto; max-width: 100%; }
+.initlab table.data { border-collapse: collapse; font-size: .82em; margin: .5em 0;
+  font-variant-numeric: tabular-nums; }
+.initlab table.data th, .initlab table.data td { border: 1px solid var(--rule);
+  padding: .25em .55em; vertical-align: top; }
+.initlab table.data th { background: var(--tint); font-weight: 600; vertical-align: bottom;
+  text-align: right; hyphens: none; }
+.initlab table.data td { text-align: right; white-space: nowrap; }
+.initlab table.data .text { text-align: left; }
+.initlab table.data td.text { white-space: normal; min-width: 8em; max-width: 28em; }
+.initlab table.data td.short { white-space: nowrap; }
+.initlab table.ledger { border-collapse: collapse; width: 100%; font-size: .95em;
+  table-layout: fixed; }
+.initlab table.ledger col.c-claim { width: 24%; }
+.initlab table.ledger col.c-verdict { width: 7.5em; }
+.initlab table.ledger col.c-where { width: 10.5em; }
+.initlab table.ledger th { text-align: left; font-size: .85em; color: var(--soft);
+  font-weight: 600; border-bottom: 2px solid var(--rule); padding: .3em .6em; white-space: nowrap; }
+.initlab table.ledger td { border-bottom: 1px solid var(--rule); padding: .55em .6em;
+  vertical-align: top; }
+.initlab table.ledger td.claim { font-weight: 600; }
+.initlab table.ledger td.where { font-size: .9em; overflow-wrap: anywhere; }
+.initlab table.ledger details { border: 0; margin: .3em 0 0; background: none; }
+.initlab table.ledger details > summary { padding: 0; font-weight: 400; font-size: .9em;
+  color: var(--link); }
+.initlab table.ledger details[open] > summary { border: 0; }
+.initlab table.ledger details .inner { padding: .3em 0 0; font-size: .92em; color: #333; }
+.initlab .evidence-claim { margin: .6em 0 1em; }
+.initlab .evidence-claim p { margin: .2em 0; }
+.initlab dl.setup { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em;
+  margin: .4em 0; font-size: .92em; }
+.initlab dl.setup dt { font-weight: 600; } .initlab dl.setup dd { margin: 0; }
+.initlab .meta, .initlab .note { font-size: .85em; color: var(--soft); }
+.initlab ul.setup { color: var(--soft); font-size: .92em; }
+.initlab ul.findings { padding-left: 0; list-style: none; margin: .4em 0; }
+.initlab ul.findings li { margin: .35em 0; }
+.initlab .suggestion { color: var(--soft); margin-left: 1.2em; }
+.initlab section.study { padding-top: 1.6em; margin-top: 1.4em; border-top: 1px solid var(--rule); }
+/* The report's page: a sticky table of contents beside the article. */
+body.initlab { margin: 0; background: var(--paper); }
+.initlab .layout { display: grid; grid-template-columns: 15.5rem minmax(0, 1fr); }
+.initlab nav.toc { position: sticky; top: 0; align-self: start; height: 100vh; overflow-y: auto;
+  box-sizing: border-box; padding: 1.2em 1em 1em 1.2em; border-right: 1px solid var(--rule);
+  background: var(--tint); font-size: .9em; }
+.initlab nav.toc .toc-title { font-weight: 700; margin-bottom: .6em; }
+.initlab nav.toc ol { list-style: none; padding: 0; margin: 0; }
+.initlab nav.toc li { margin: 0 0 .55em; }
+.initlab nav.toc a { color: var(--ink); display: block; }
+.initlab nav.toc a.current { color: var(--link); font-weight: 600; }
+.initlab nav.toc .dots { display: block; margin-top: .1em; }
+.initlab .dot { display: inline-block; width: .7em; height: .7em; border-radius: 50%;
+  margin-right: .25em; vertical-align: -.05em; }
+.initlab .dot.holds { background: var(--holds); } .initlab .dot.fails { background: var(--fails); }
+.initlab .dot.qualified { background: #d4a72c; }
+.initlab main { box-sizing: border-box; max-width: 68rem; padding: 1.2em 2.2em 4em; }
+@media (max-width: 900px) {
+  .initlab .layout { display: block; }
+  .initlab nav.toc { position: static; height: auto; border-right: 0;
+    border-bottom: 1px solid var(--rule); }
+  .initlab main { padding: 1em; }
+}
+@media print {
+  .initlab .layout { display: block; }
+  .initlab nav.toc { display: none; }
+  .initlab main { max-width: none; padding: 0; }
+  .initlab details { border: 0; }
+  .initlab details::details-content { content-visibility: visible; display: block; }
+  .initlab details > summary { list-style: none; padding-left: 0; }
+  .initlab figure, .initlab .answer { break-inside: avoid; }
+  .initlab section.study { break-before: page; border-top: 0; }
+  .initlab a { color: var(--ink); }
+}
 """
+
+# The report's only script: a link into a closed block opens it, printing opens every block,
+# and the table of contents marks the section being read. Inline: the page stays one file.
+_JS = """
+(function () {
+  function reveal(id) {
+    var el = document.getElementById(id);
+    for (var d = el && el.closest('details'); d; d = d.parentElement.closest('details')) {
+      d.open = true;
+    }
+  }
+  function fromHash() { if (location.hash) reveal(decodeURIComponent(location.hash.slice(1))); }
+  document.addEventListener('click', function (e) {
+    var a = e.target.closest('a[href^="#"]');
+    if (a) reveal(decodeURIComponent(a.getAttribute('href').slice(1)));
+  });
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
+  var opened = [];
+  window.addEventListener('beforeprint', function () {
+    document.querySelectorAll('details:not([open])').forEach(function (d) {
+      d.open = true; opened.push(d);
+    });
+  });
+  window.addEventListener('afterprint', function () {
+    opened.forEach(function (d) { d.open = false; }); opened = [];
+  });
+  var links = {}, sections = [];
+  document.querySelectorAll('nav.toc a[href^="#"]').forEach(function (a) {
+    var id = a.getAttribute('href').slice(1), s = document.getElementById(id);
+    if (s) { links[id] = a; sections.push(s); }
+  });
+  var pending = false;
+  function mark() {
+    pending = false;
+    var current = sections[0];
+    sections.forEach(function (s) { if (s.getBoundingClientRect().top < 120) current = s; });
+    sections.forEach(function (s) { links[s.id].classList.toggle('current', s === current); });
+  }
+  window.addEventListener('scroll', function () {
+    if (!pending) { pending = true; requestAnimationFrame(mark); }
+  }, { passive: true });
+  mark();
+})();
+"""
+
+_esc = html.escape
+# A number as written in a sentence (1e-320, -0.5, 33%): kept on one line.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w])")
+
+
+def _prose(text: str) -> str:
+    """Escaped text whose numbers never break across lines (no "1e-" then "320")."""
+    return _NUMBER.sub(lambda m: f'<span class="n">{m.group(0)}</span>', _esc(text))
 
 
 def load_results(folder: str | Path) -> list[StudyResult]:
@@ -66,38 +246,343 @@ def load_results(folder: str | Path) -> list[StudyResult]:
     return sorted(found.values(), key=lambda r: order.index(r.name) if r.name in order else 99)
 
 
-def ledger(results: Sequence[StudyResult]) -> list[Claim]:
+def ledger(results: Sequence[StudyResult]) -> Ledger:
     """Every claim the studies tested, in the order of the studies."""
-    return [c for r in results for c in r.findings]
+    return Ledger(c for r in results for c in r.findings)
 
 
-def _table(frame: pd.DataFrame) -> str:
+# --- pieces ----------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    """An id from a name: ``"Zero start: every eta"`` -> ``zero-start-every-eta``."""
+    words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
+    return "-".join(words)
+
+
+def _cell(v: Any) -> tuple[str, bool]:
+    """The text of a table cell and whether it is a number (right-aligned)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return "–", True
+    if isinstance(v, bool | np.bool_):
+        return ("yes" if v else "no"), False
+    if isinstance(v, int | np.integer):
+        return str(v), True
+    if isinstance(v, float | np.floating):
+        return f"{v:.6g}", True
+    if isinstance(v, list | tuple) and len(v) > 12:
+        return f"[{', '.join(_cell(x)[0] for x in v[:6])}, … {len(v)} values]", False
+    return str(v), False
+
+
+def _table(frame: pd.DataFrame, *, max_rows: int | None = None) -> str:
+    """A data table; every row unless ``max_rows`` (then the first and last rows, as pandas)."""
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns}
     head = "".join(
-        f'<th class="{"" if numeric[c] else "text"}">{html.escape(str(c))}</th>'
+        f'<th scope="col" class="{"" if numeric[c] and frame[c].dtype != bool else "text"}"'
+        f' style="min-width: {_header_width(str(c))}ch">{_esc(str(c))}</th>'
         for c in frame.columns
     )
-    rows = []
-    for row in frame.itertuples(index=False):
+    rows = list(frame.itertuples(index=False))
+    skipped = 0
+    if max_rows is not None and len(rows) > max_rows:
+        skipped = len(rows) - max_rows
+        rows = [*rows[: max_rows // 2], None, *rows[-(max_rows - max_rows // 2) :]]
+    body = []
+    for row in rows:
+        if row is None:
+            body.append(
+                f'<tr><td class="text dim" colspan="{len(frame.columns)}">… {skipped} more '
+                "rows …</td></tr>"
+            )
+            continue
         cells = []
         for v in row:
-            text = f"{v:.6g}" if isinstance(v, float) else str(v)
-            cls = "" if isinstance(v, int | float) and not isinstance(v, bool) else "text"
-            cells.append(f'<td class="{cls}">{html.escape(text)}</td>')
-        rows.append(f"<tr>{''.join(cells)}</tr>")
+            text, number = _cell(v)
+            # Text wraps only where it is prose; a label or a list of numbers stays on one line.
+            cls = "" if number else ("text" if len(text) > 40 and " " in text else "text short")
+            cells.append(f'<td class="{cls}">{_esc(text)}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
-def _verdict(v: str) -> str:
-    return f'<span class="verdict {v}">{v}</span>'
+def _header_width(text: str) -> int:
+    """A header's least width in ``ch``: room for about half its text per line (two lines, three
+    at most for the longest), never less than its longest word, so that no header is set one
+    word per line above a narrow column of numbers."""
+    longest = max((len(w) for w in text.split()), default=0)
+    return min(max(math.ceil(len(text) / 2), longest) + 1, 22)
 
 
-def _image(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+def _verdict(v: str, cls: str | None = None) -> str:
+    return f'<span class="verdict {_esc(cls or v)}">{_esc(v)}</span>'
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header (IHDR), or None if it is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def _compact(png: bytes) -> tuple[str, bytes]:
+    """The figure to embed: lossless WebP where Pillow can write it (the same pixels in about
+    half the bytes of matplotlib's PNG; every current browser shows it), else the PNG."""
+    try:
+        from PIL import Image, features
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return "image/png", png
+    if not features.check("webp"):
+        return "image/png", png
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(png)) as im:
+        im.convert("RGB").save(out, "WEBP", lossless=True, method=4)
+    data = out.getvalue()
+    return ("image/webp", data) if len(data) < len(png) else ("image/png", png)
+
+
+def _img(data: bytes, alt: str, *, compact: bool = True) -> str:
+    """An embedded image from PNG bytes, with its size (so the page does not move as it loads);
+    ``compact``: as lossless WebP where it is smaller."""
+    size = _png_size(data)
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    mime, payload = _compact(data) if compact else ("image/png", data)
+    encoded = base64.b64encode(payload).decode("ascii")
+    return f'<img alt="{_esc(alt)}"{dims} src="data:{mime};base64,{encoded}">'
+
+
+def _details(summary: str, inner: str, *, id: str | None = None, cls: str = "") -> str:
+    ident = f' id="{_esc(id)}"' if id else ""
+    klass = f' class="{cls}"' if cls else ""
+    return (
+        f'<details{ident}{klass}><summary>{summary}</summary><div class="inner">{inner}</div>'
+        "</details>"
+    )
+
+
+def _style() -> str:
+    return f"<style>{_CSS}</style>"
+
+
+# --- studies ----------------------------------------------------------------------------------
+
+
+def _figure_bytes(result: StudyResult, key: str, folder: Path | None) -> bytes | None:
+    """A study figure as PNG: its saved file if there is one, else drawn from the figure held."""
+    from . import plots
+
+    file = result.figure_files.get(key)
+    if file and folder is not None and (folder / file).is_file():
+        return (folder / file).read_bytes()
+    if key in result.figures:
+        return plots.png(result.figures[key])
+    return None
+
+
+def _figure_keys(result: StudyResult) -> tuple[list[str], list[str]]:
+    """The figures that show the claims' answers (in the claims' order), then the others."""
+    keys = list(dict.fromkeys([*result.figure_files, *result.figures]))
+    lead = [c.figure for c in result.findings if c.figure in keys]
+    lead = list(dict.fromkeys(lead))
+    return lead, [k for k in keys if k not in lead]
+
+
+class _Anchors:
+    """Ids and labels inside one study section: figures numbered in reading order."""
+
+    def __init__(self, result: StudyResult, index: int | None):
+        self.result = result
+        self.name = result.name
+        lead, rest = _figure_keys(result)
+        prefix = f"{index}." if index is not None else ""
+        self.numbers = {k: f"Figure {prefix}{i + 1}" for i, k in enumerate(lead + rest)}
+
+    def figure(self, key: str) -> str:
+        return f"fig-{self.name}-{_slug(key)}"
+
+    def table(self, key: str) -> str:
+        return f"table-{self.name}-{_slug(key)}"
+
+    def evidence(self, claim: Claim) -> str:
+        return f"evidence-{self.name}-{claim.id}"
+
+    def claim(self, claim: Claim) -> str:
+        return f"claim-{self.name}-{claim.id}"
+
+    def shown(self, claim: Claim) -> str:
+        """A link to what shows a claim: its figure, else its table."""
+        result = self.result
+        if claim.figure in self.numbers:
+            return (
+                f'<a class="shown" href="#{self.figure(claim.figure)}">'
+                f"{self.numbers[claim.figure]}</a>"
+            )
+        if claim.table in result.tables:
+            return (
+                f'<a class="shown" href="#{self.table(claim.table)}">Table: {_esc(claim.table)}</a>'
+            )
+        return ""
+
+
+def _answer_box(result: StudyResult, anchors: _Anchors) -> str:
+    verdicts = {c.verdict for c in result.findings}
+    tone = f"tone-{verdicts.pop()}" if len(verdicts) == 1 else ""
+    items = []
+    for c in result.findings:
+        shown = anchors.shown(c)
+        items.append(
+            f'<div class="answer-claim" id="{anchors.claim(c)}">'
+            f'<p class="head">{_verdict(c.verdict)} {_esc(c.short)}</p>'
+            f'<p class="summary">{_prose(c.summary or c.evidence)}'
+            + (f" {shown}." if shown else "")
+            + f' <a class="shown" href="#{anchors.evidence(c)}">Evidence</a></p></div>'
+        )
+    return f'<div class="answer {tone}">{"".join(items)}</div>'
+
+
+def _study_section(result: StudyResult, *, index: int | None, folder: Path | None) -> str:
+    """One study as an article: question, answer, figures, how we know, then the proof."""
+    anchors = _Anchors(result, index)
+    lead, rest = _figure_keys(result)
+    answers = {k: [c.short for c in result.findings if c.figure == k] for k in lead}
+
+    def figure(key: str) -> str:
+        data = _figure_bytes(result, key, folder)
+        caption = result.captions.get(key, key)
+        if data is None:
+            return (
+                f'<p class="meta" id="{anchors.figure(key)}">{anchors.numbers[key]} '
+                f"({_esc(key)}): its PNG file was not found.</p>"
+            )
+        shows = (
+            " It answers " + ", ".join(f"“{_esc(a)}”" for a in answers[key]) + "."
+            if answers.get(key)
+            else ""
+        )
+        return (
+            f'<figure id="{anchors.figure(key)}">{_img(data, f"{result.name}: {key}")}'
+            f"<figcaption><b>{anchors.numbers[key]}.</b> {_esc(caption)}{shows}</figcaption>"
+            "</figure>"
+        )
+
+    parts = [
+        f'<section class="study" id="{_esc(result.name)}">',
+        f"<h2>{_esc(result.title)}</h2>",
+        f'<p class="question">{_esc(result.question)}</p>',
+        _answer_box(result, anchors),
+        *(figure(k) for k in lead),
+    ]
+    if result.how:
+        parts.append(f'<h3>How we know</h3><p class="prose">{_esc(result.how)}</p>')
+    evidence = "".join(
+        f'<div class="evidence-claim" id="{anchors.evidence(c)}">'
+        f"<p>{_verdict(c.verdict)} <b>Claim tested:</b> {_esc(c.claim)}</p>"
+        f'<p class="prose">{_prose(c.evidence)}</p></div>'
+        for c in result.findings
+    )
+    if result.findings:
+        n = len(result.findings)
+        parts.append(
+            _details(
+                f"The full evidence <span class='dim'>({n} claim{'s' * (n > 1)})</span>", evidence
+            )
+        )
+    if result.setup:
+        setup = "".join(
+            f"<dt>{_esc(str(k))}</dt><dd>{_esc(_setup_value(v))}</dd>"
+            for k, v in result.setup.items()
+        )
+        parts.append(
+            _details(
+                "Setup <span class='dim'>(everything needed to rerun it)</span>",
+                f'<dl class="setup">{setup}</dl>',
+            )
+        )
+    for key, frame in result.tables.items():
+        rows, cols = frame.shape
+        parts.append(
+            _details(
+                f"Table: {_esc(key)} <span class='dim'>({rows} row{'s' * (rows != 1)} × {cols} "
+                f"columns)</span>",
+                _table(frame),
+                id=anchors.table(key),
+            )
+        )
+    if rest:
+        parts.append(
+            _details(
+                f"More figures <span class='dim'>({len(rest)})</span>",
+                "".join(figure(k) for k in rest),
+            )
+        )
+    if result.notes:
+        parts.append(
+            _details(
+                f"Notes <span class='dim'>({len(result.notes)})</span>",
+                "".join(f'<p class="prose">{_esc(n)}</p>' for n in result.notes),
+            )
+        )
+    parts.append(
+        f'<p class="meta">Study <code>{_esc(result.name)}</code>, size {_esc(result.size)}, ran in '
+        f"{result.seconds:.1f} s. Rerun: <code>initlab study {_esc(result.name)} --size "
+        f"{_esc(result.size)}</code>.</p>"
+    )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _setup_value(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+def study_html(result: StudyResult) -> str:
+    """A study as HTML for a notebook: the same section as in the report, figures embedded."""
+    return f'<div class="initlab">{_style()}{_study_section(result, index=None, folder=None)}</div>'
+
+
+def _ledger_table(claims: Sequence[Claim], anchors: dict[str, _Anchors] | None) -> str:
+    rows = []
+    for c in claims:
+        a = anchors.get(c.study) if anchors else None
+        if a is not None:
+            where = f'<a href="#{_esc(c.study)}">{_esc(c.study)}</a>'
+            shown = a.shown(c)
+            where += f"<br>{shown}" if shown else ""
+        else:
+            where = _esc(c.study)
+        evidence = f"<p><b>Claim tested:</b> {_esc(c.claim)}</p><p>{_prose(c.evidence)}</p>"
+        rows.append(
+            f'<tr><td class="claim">{_esc(c.short)}</td><td>{_verdict(c.verdict)}</td>'
+            f'<td class="answer-cell">{_prose(c.summary or c.evidence)}'
+            f"{_details('Evidence', evidence)}</td>"
+            f'<td class="where">{where}</td></tr>'
+        )
+    return (
+        '<table class="ledger"><colgroup><col class="c-claim"><col class="c-verdict">'
+        '<col class="c-answer"><col class="c-where"></colgroup>'
+        "<thead><tr><th>Claim</th><th>Verdict</th><th>Answer</th><th>Shown in</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _counts(claims: Sequence[Claim]) -> str:
+    return Ledger(claims).counts_text()
+
+
+def ledger_html(claims: Sequence[Claim], *, standalone: bool = True) -> str:
+    """The claims ledger as HTML: claim, verdict, the one-sentence answer, the evidence folded."""
+    table = _ledger_table(claims, None)
+    head = f"<p class='dim'>{len(claims)} claim{'s' * (len(claims) != 1)}: {_counts(claims)}.</p>"
+    body = head + table
+    return f'<div class="initlab">{_style()}{body}</div>' if standalone else body
+
+
+# --- the report -------------------------------------------------------------------------------
 
 
 def write_report(
@@ -113,7 +598,8 @@ def write_report(
     ----------
     results : list of StudyResult, or a folder of saved results
     path : str or Path
-        The HTML file to write.
+        The HTML file to write: one self-contained page (figures embedded as PNG, no asset from
+        the network, its one small script inline).
     figures_folder : str or Path, optional
         Where the PNG files named in the results are (default: the results' folder, or the
         report's folder). Results that still hold their figures are saved there first.
@@ -127,66 +613,235 @@ def write_report(
         if r.figures and not r.figure_files:
             r.save(folder)
     claims = ledger(results)
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    parts.append(
-        "<nav>"
-        + "".join(f'<a href="#{html.escape(r.name)}">{html.escape(r.name)}</a>' for r in results)
-        + "</nav>"
-    )
-    parts.append('<h2 id="ledger">The claims ledger</h2>')
-    parts.append(
-        "<p>Common claims about starting weights, each tested by a study below; the verdict and "
-        "the evidence come from the numbers measured in this run.</p>"
-    )
-    parts.append(
-        '<table><thead><tr><th class="text">claim</th><th>verdict</th>'
-        '<th class="text">evidence</th><th class="text">study</th></tr></thead><tbody>'
-    )
-    for c in claims:
-        parts.append(
-            f'<tr><td class="text">{html.escape(c.claim)}</td><td>{_verdict(c.verdict)}</td>'
-            f'<td class="text">{html.escape(c.evidence)}</td>'
-            f'<td class="text"><a href="#{html.escape(c.study)}">{html.escape(c.study)}</a>'
-            "</td></tr>"
-        )
-    parts.append("</tbody></table>")
+    anchors = {r.name: _Anchors(r, i + 1) for i, r in enumerate(results)}
+    sizes = sorted({r.size for r in results})
+    toc = [
+        '<nav class="toc" aria-label="Contents"><div class="toc-title">Contents</div><ol>',
+        '<li><a href="#ledger">The claims ledger</a></li>',
+    ]
     for r in results:
-        parts.append(f'<h2 id="{html.escape(r.name)}">{html.escape(r.title)}</h2>')
-        parts.append(f'<p class="question">{html.escape(r.question)}</p>')
-        setup = "".join(
-            f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
-            for k, v in r.setup.items()
+        dots = "".join(
+            f'<span class="dot {c.verdict}" title="{_esc(c.verdict)}: {_esc(c.short)}"></span>'
+            for c in r.findings
         )
-        parts.append(f'<ul class="setup">{setup}</ul>')
-        parts.append(f'<p class="note">Size: {html.escape(r.size)}; ran in {r.seconds:.1f} s.</p>')
-        for key, frame in r.tables.items():
-            parts.append(f"<h3>{html.escape(key)}</h3>{_table(frame)}")
-        for key, file in r.figure_files.items():
-            png = folder / file
-            if png.exists():
-                parts.append(
-                    f"<figure>{_image(png)}<figcaption>{html.escape(key)}</figcaption></figure>"
-                )
-        if r.findings:
-            parts.append("<h3>Verdicts</h3><ul>")
-            for c in r.findings:
-                parts.append(
-                    f"<li>{_verdict(c.verdict)} {html.escape(c.claim)}<br>"
-                    f'<span class="note">{html.escape(c.evidence)}</span></li>'
-                )
-            parts.append("</ul>")
-        for note in r.notes:
-            parts.append(f'<p class="note">{html.escape(note)}</p>')
-    body = "\n".join(parts)
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
+        toc.append(
+            f'<li><a href="#{_esc(r.name)}">{_esc(r.title)}</a>'
+            f'<span class="dots">{dots}</span></li>'
+        )
+    toc.append("</ol></nav>")
+    intro = (
+        f"{len(results)} stud{'y' if len(results) == 1 else 'ies'} tested {len(claims)} common "
+        f"claims about starting weights: {_counts(claims)}. Each verdict and each sentence with "
+        "a number comes from this run. Every study below asks its question, answers it in a box, "
+        "shows the figure that answers it, says how we know, and keeps the full evidence, setup "
+        "and tables one click away."
     )
+    parts = [
+        "<main>",
+        f"<header><h1>{_esc(title)}</h1><p class='lede'>{_esc(intro)}</p>",
+        f"<p class='meta'>Size {_esc(', '.join(sizes))}; rebuild with "
+        "<code>initlab report FOLDER</code>.</p></header>",
+        '<section id="ledger"><h2>The claims ledger</h2>',
+        _ledger_table(claims, anchors),
+        "</section>",
+    ]
+    parts += [_study_section(r, index=i + 1, folder=folder) for i, r in enumerate(results)]
+    parts.append("</main>")
+    body = '<div class="layout">' + "\n".join(toc) + "\n".join(parts) + "</div>"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(_page(title, body, script=True), encoding="utf-8")
     return path
+
+
+def _page(title: str, body: str, *, script: bool = False) -> str:
+    js = f"<script>{_JS}</script>" if script else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)}</title>{_style()}</head>"
+        f'<body class="initlab">\n{body}\n{js}</body></html>\n'
+    )
+
+
+# --- diagnoses --------------------------------------------------------------------------------
+
+_DIAGNOSIS_KNOWN = ("verdict", "model", "loss", "findings", "layers", "blocks", "notes")
+_SEVERITY = {"error": "unhealthy", "warning": "warning", "info": "info"}
+
+
+def _records_table(items: Sequence[Any]) -> str:
+    """A table of dataclass records, one column per field (so that new fields show too)."""
+    rows = [dataclasses.asdict(x) if dataclasses.is_dataclass(x) else dict(x) for x in items]
+    return _table(pd.DataFrame(rows, columns=list(rows[0]) if rows else None))
+
+
+def _value_html(v: Any) -> str:
+    if isinstance(v, list) and v and (dataclasses.is_dataclass(v[0]) or isinstance(v[0], dict)):
+        return _records_table(v)
+    if isinstance(v, dict):
+        return (
+            "<dl class='setup'>"
+            + "".join(f"<dt>{_esc(str(k))}</dt><dd>{_esc(_cell(x)[0])}</dd>" for k, x in v.items())
+            + "</dl>"
+        )
+    return _esc(_cell(v)[0])
+
+
+def diagnosis_html(d: Any) -> str:
+    """A diagnosis (:func:`initlab.diagnose`, :func:`initlab.torch.check`) as HTML: the verdict
+    and the findings first, each with its suggestion; the layers, the gradients and any other
+    field of the diagnosis in collapsible blocks."""
+    healthy = d.verdict == "healthy"
+    errors = [f for f in d.findings if getattr(f, "severity", "error") == "error"]
+    lead = (errors or d.findings or [None])[0]
+    rest = [f for f in d.findings if f is not lead]
+    if lead is not None:
+        summary = _prose(lead.message) + (
+            f"<div class='suggestion'>→ {_esc(lead.suggestion)}</div>" if lead.suggestion else ""
+        )
+    else:
+        summary = "No problem found." if healthy else ""
+    counts = {}
+    for f in d.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    tally = ", ".join(f"{n} {k}{'s' * (n != 1)}" for k, n in counts.items())
+    parts = [
+        f'<div class="answer tone-{"holds" if healthy else "fails"}"><div class="answer-claim">'
+        f'<p class="head">{_verdict(d.verdict, "healthy" if healthy else "unhealthy")} '
+        f"{_esc(d.model or 'the model')}"
+        + (f" <span class='dim'>({len(d.findings)} findings: {tally})</span>" if rest else "")
+        + f"</p><div class='summary'>{summary}</div></div></div>"
+    ]
+    if d.loss is not None:
+        parts.append(f"<p class='meta'>Loss on the data given: {_esc(_cell(d.loss)[0])}.</p>")
+    if rest:
+        items = []
+        for f in rest:
+            extra = {
+                k: v
+                for k, v in dataclasses.asdict(f).items()
+                if k not in ("code", "message", "suggestion", "severity", "layer") and v
+            }
+            items.append(
+                f"<li>{_verdict(f.severity, _SEVERITY.get(f.severity, 'info'))} "
+                f"{_prose(f.message)}"
+                + (f" <span class='dim'>({_esc(f.layer)})</span>" if f.layer else "")
+                + (f"<div class='suggestion'>→ {_esc(f.suggestion)}</div>" if f.suggestion else "")
+                + "".join(
+                    f"<div class='suggestion'>{_esc(k)}: {_esc(_cell(v)[0])}</div>"
+                    for k, v in extra.items()
+                )
+                + "</li>"
+            )
+        parts.append(f"<h3>Also found</h3><ul class='findings'>{''.join(items)}</ul>")
+    if d.layers:
+        parts.append(
+            _details(f"Layers <span class='dim'>({len(d.layers)})</span>", _records_table(d.layers))
+        )
+    if d.blocks:
+        parts.append(
+            _details(
+                f"Gradients <span class='dim'>({len(d.blocks)} parameter blocks)</span>",
+                _records_table(d.blocks),
+            )
+        )
+    for f in dataclasses.fields(d):
+        if f.name in _DIAGNOSIS_KNOWN:
+            continue
+        value = getattr(d, f.name)
+        if value is None or value == [] or value == {}:
+            continue
+        parts.append(_details(_esc(f.name.replace("_", " ")), _value_html(value)))
+    if d.notes:
+        parts.append("".join(f"<p class='meta'>{_esc(n)}</p>" for n in d.notes))
+    inner = "".join(parts)
+    return f'<div class="initlab">{_style()}<section class="diagnosis">{inner}</section></div>'
+
+
+# --- sweeps in a notebook ---------------------------------------------------------------------
+
+
+class SweepTable(pd.DataFrame):
+    """What :func:`initlab.run_sweep` returns: a pandas DataFrame (one row per configuration)
+    that a notebook shows answer first, through :func:`sweep_table_html`. Anything derived from
+    it (a selection, a copy) is a plain DataFrame."""
+
+    @property
+    def _constructor(self):  # derived frames are plain DataFrames
+        return pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        return sweep_table_html(self)
+
+
+def sweep_table_html(frame: pd.DataFrame) -> str:
+    """A sweep's results as HTML: what varied and what came out, then a row per combination of
+    the varying settings (pooling seeds), then every configuration in a collapsible block."""
+    from .sweep import GRID_KEYS
+
+    keys = [k for k in GRID_KEYS if k in frame.columns]
+    varying = [k for k in keys if frame[k].map(repr).nunique() > 1]
+    fixed = [k for k in keys if k not in varying]
+    n = len(frame)
+    parts = []
+    if n == 0:
+        return (
+            f'<div class="initlab">{_style()}<p>No configuration of this sweep is stored.</p></div>'
+        )
+    acc = frame["train_accuracy"].astype(float)
+    reached = frame["iterations_to_target"].notna()
+    diverged = frame["diverged"].astype(bool)
+    sweeps = ", ".join(sorted({str(v) for v in frame.get("sweep", pd.Series([], dtype=str))}))
+    parts.append(
+        '<div class="answer"><div class="answer-claim"><p class="summary">'
+        + _esc(
+            f"{n} configurations"
+            + (f" of sweep {sweeps}" if sweeps else "")
+            + (
+                f", varying {', '.join(f'{k} ({frame[k].map(repr).nunique()})' for k in varying)}"
+                if varying
+                else ""
+            )
+            + f": median train accuracy {np.nanmedian(acc):.3f} (from {np.nanmin(acc):.3f} to "
+            f"{np.nanmax(acc):.3f}); {int(reached.sum())} of {n} reached the target accuracy; "
+            f"{int(diverged.sum())} diverged."
+        )
+        + "</p></div></div>"
+    )
+    group = [k for k in varying if k != "seed"]
+    if group:
+        rows = []
+        for values, g in frame.groupby(
+            [frame[k].map(_group_key) for k in group], sort=False, dropna=False
+        ):
+            values = values if isinstance(values, tuple) else (values,)
+            row = dict(zip(group, (g[k].iloc[0] for k in group)))
+            row["runs"] = len(g)
+            row["median train accuracy"] = float(np.nanmedian(g["train_accuracy"].astype(float)))
+            row["reached target"] = f"{int(g['iterations_to_target'].notna().sum())}/{len(g)}"
+            row["diverged"] = f"{int(g['diverged'].astype(bool).sum())}/{len(g)}"
+            row["median final loss"] = float(np.nanmedian(g["final_loss"].astype(float)))
+            rows.append(row)
+        parts.append(_table(pd.DataFrame(rows)))
+    if fixed:
+        parts.append(
+            "<p class='meta'>Fixed: "
+            + _esc("; ".join(f"{k} = {_cell(frame[k].iloc[0])[0]}" for k in fixed))
+            + ".</p>"
+        )
+    shown = [c for c in frame.columns if c not in fixed]
+    parts.append(
+        _details(
+            f"Every configuration <span class='dim'>({n} rows × {len(frame.columns)} columns; "
+            "fixed settings left out)</span>",
+            _table(pd.DataFrame(frame[shown]), max_rows=60),
+        )
+    )
+    return f'<div class="initlab">{_style()}{"".join(parts)}</div>'
+
+
+def _group_key(v: Any) -> str:
+    return json.dumps(list(v) if isinstance(v, tuple) else v, sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,10 +850,9 @@ def write_report(
 
 
 def _png(fig: Any, alt: str) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    from . import plots
+
+    return _img(plots.png(fig), alt, compact=False)  # the sweep report keeps PNG
 
 
 def _value_key(v: Any) -> str:
@@ -610,12 +1264,7 @@ def write_sweep_report(
         )
     for n in names:
         parts.extend(_sweep_section(store, n, x, y))
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-        "<body>\n" + "\n".join(parts) + "\n</body></html>\n"
-    )
+    page = _page(title, "<main>" + "\n".join(parts) + "</main>")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -127,7 +127,7 @@ class BlockReport:
     equal_update_groups: list[list[int]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(repr=False)
 class Diagnosis:
     """What :func:`initlab.diagnose` and :func:`initlab.torch.check` return.
 
@@ -337,6 +337,18 @@ def _block_table(blocks: list[BlockReport], limit: int = 24) -> Any:
             b.cause or ("" if not b.zero else "(zero)"),
         )
     return table
+
+    def __repr__(self) -> str:
+        model = self.model if len(self.model) <= 60 else self.model[:59] + "…"
+        return (
+            f"Diagnosis(verdict={self.verdict!r}, model={model!r}, {len(self.layers)} layers, "
+            f"{len(self.findings)} findings)"
+        )
+
+    def _repr_html_(self) -> str:
+        from ..report import diagnosis_html  # the one HTML renderer
+
+        return diagnosis_html(self)
 
 
 class _Null:

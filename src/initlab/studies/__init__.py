@@ -10,9 +10,18 @@ import importlib
 import time
 from typing import Any
 
-from ._result import VERDICTS, Claim, StudyResult
+from ._result import SUMMARY_WORDS, VERDICTS, Claim, Ledger, StudyResult
 
-__all__ = ["STUDIES", "VERDICTS", "Claim", "StudyResult", "list_studies", "run_study"]
+__all__ = [
+    "STUDIES",
+    "SUMMARY_WORDS",
+    "VERDICTS",
+    "Claim",
+    "Ledger",
+    "StudyResult",
+    "list_studies",
+    "run_study",
+]
 
 # name: (module, title). Modules are imported when a study runs.
 STUDIES: dict[str, tuple[str, str]] = {

@@ -1,9 +1,16 @@
-"""What a study returns: tables, figures, and claims with verdicts and the numbers behind them."""
+"""What a study returns: tables, figures, and claims with verdicts and the numbers behind them.
+
+Every claim is told twice, both from the run's numbers: a one-sentence ``summary`` (the answer, at
+most about :data:`SUMMARY_WORDS` words, with its key measured number) and the full ``evidence``.
+The terminal, the HTML report and the notebook show the summary first and the evidence on
+request; :mod:`initlab.report` draws the HTML of all of them.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,13 +18,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["VERDICTS", "Claim", "StudyResult"]
+__all__ = ["SUMMARY_WORDS", "VERDICTS", "Claim", "Ledger", "StudyResult", "claim_renderables"]
 
 # A claim holds, fails, or holds only with a qualification the evidence states.
 VERDICTS = ("holds", "fails", "qualified")
+# A summary is one sentence a learner reads at a glance; the evidence has the rest.
+SUMMARY_WORDS = 40
 
 
-@dataclass
+@dataclass(repr=False)
 class Claim:
     """A common claim about initialization, tested by a study.
 
@@ -29,11 +38,20 @@ class Claim:
         The claim, phrased neutrally.
     verdict : {"holds", "fails", "qualified"}
     evidence : str
-        What was measured, in numbers, in one or two sentences.
+        What was measured, in numbers: the full proof, generated from the run.
     numbers : dict
-        The measured values the evidence quotes (JSON-ready).
+        The measured values the summary and the evidence quote (JSON-ready).
     study : str
         The study that tested it.
+    summary : str
+        The answer in one plain sentence with the key measured number (at most about
+        :data:`SUMMARY_WORDS` words), generated from the run like the evidence.
+    short : str
+        The claim in a few words, for one line of the terminal ledger.
+    figure : str or None
+        The key of the study's figure that shows the answer.
+    table : str or None
+        The key of the study's table that shows it, where no figure does.
     """
 
     id: str
@@ -42,6 +60,10 @@ class Claim:
     evidence: str
     numbers: dict[str, Any] = field(default_factory=dict)
     study: str = ""
+    summary: str = ""
+    short: str = ""
+    figure: str | None = None
+    table: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -49,9 +71,87 @@ class Claim:
                 f"The 'verdict' of claim {self.id!r} must be one of {', '.join(VERDICTS)}. Got "
                 f"{self.verdict!r} instead."
             )
+        if not self.short:
+            self.short = self.claim
+
+    def __repr__(self) -> str:
+        return f"Claim({self.id!r}, verdict={self.verdict!r})"
+
+    def _repr_html_(self) -> str:
+        from ..report import ledger_html
+
+        return ledger_html([self], standalone=True)
 
 
-@dataclass
+class Ledger(list):
+    """The claims of one or more studies, in order: a list of :class:`Claim` that shows itself
+    answer first (one line per claim in a terminal, a table in a notebook)."""
+
+    def counts(self) -> dict[str, int]:
+        """How many claims have each verdict, in the order of :data:`VERDICTS`."""
+        found = Counter(c.verdict for c in self)
+        return {v: found[v] for v in VERDICTS if found[v]}
+
+    def counts_text(self) -> str:
+        """The counts in words: ``"4 hold, 1 fails, 7 qualified"``."""
+        verbs = {"holds": ("holds", "hold"), "fails": ("fails", "fail")}
+        return ", ".join(f"{n} {verbs.get(v, (v, v))[n != 1]}" for v, n in self.counts().items())
+
+    def __repr__(self) -> str:
+        counts = self.counts_text()
+        return f"Ledger({len(self)} claim{'s' * (len(self) != 1)}{': ' + counts if counts else ''})"
+
+    def _repr_html_(self) -> str:
+        from ..report import ledger_html
+
+        return ledger_html(self, standalone=True)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield from claim_renderables(self)
+
+
+def claim_renderables(claims: list[Claim], *, verbose: bool = False) -> list[Any]:
+    """The terminal ledger: per claim, the verdict and the short claim on one line, the summary
+    wrapped under it; with ``verbose``, the claim in full and the evidence as well."""
+    out: list[Any] = []
+    for c in claims:
+        out.append(_Hanging(c.short if not verbose else c.claim, c.verdict, style="bold"))
+        out.append(_Hanging(c.summary or c.evidence))
+        if verbose:
+            out.append(_Hanging("Evidence: " + c.evidence, style="dim", end="\n\n"))
+    return out
+
+
+class _Hanging:
+    """A paragraph for the terminal, wrapped at the console's width under a hanging indent of
+    :data:`_INDENT` columns (where a verdict, if given, is written), with no trailing spaces."""
+
+    def __init__(
+        self, text: str, verdict: str = "", *, style: str = "", end: str = "\n", indent: int = -1
+    ):
+        self.text, self.verdict, self.style, self.end = text, verdict, style, end
+        self.indent = _INDENT if indent < 0 else indent
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        import textwrap
+
+        from rich.text import Text
+
+        n = self.indent
+        lines = textwrap.wrap(self.text, max(options.max_width - n, 20), break_on_hyphens=False)
+        out = Text(end=self.end)
+        for i, line in enumerate(lines or [""]):
+            if i == 0 and self.verdict:
+                out.append(f"{self.verdict.upper():<{n}}", _COLOURS[self.verdict] + " bold")
+            else:
+                out.append(" " * n)
+            out.append(line, self.style)
+            if i < len(lines) - 1:
+                out.append("\n")
+        yield out
+
+
+@dataclass(repr=False)
 class StudyResult:
     """The outcome of :func:`initlab.run_study`.
 
@@ -68,6 +168,13 @@ class StudyResult:
     notes : list of str
     seconds : float
         Wall time of the run.
+    figure_files : dict of str to str
+        The PNG file of each figure, once saved.
+    how : str
+        How the study knows: its method in a few plain sentences that carry no numbers (those
+        are in the summaries and the evidence).
+    captions : dict of str to str
+        A caption per figure key, in words.
     """
 
     name: str
@@ -81,6 +188,21 @@ class StudyResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     figure_files: dict[str, str] = field(default_factory=dict)
+    how: str = ""
+    captions: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {v}" for v, n in Ledger(self.findings).counts().items())
+        return (
+            f"StudyResult({self.name!r}, size={self.size!r}, {len(self.findings)} claim"
+            f"{'s' * (len(self.findings) != 1)}{': ' + counts if counts else ''}, "
+            f"{self.seconds:.1f} s)"
+        )
+
+    def _repr_html_(self) -> str:
+        from ..report import study_html
+
+        return study_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: tables as lists of records, figures by file name, claims as dicts."""
@@ -103,6 +225,8 @@ class StudyResult:
                 "findings": [vars(c) for c in self.findings],
                 "notes": list(self.notes),
                 "seconds": self.seconds,
+                "how": self.how,
+                "captions": dict(self.captions),
             }
         )
 
@@ -124,6 +248,8 @@ class StudyResult:
             notes=list(data.get("notes", [])),
             seconds=float(data.get("seconds", 0.0)),
             figure_files=dict(data.get("figures", {})),
+            how=data.get("how", ""),
+            captions=dict(data.get("captions", {})),
         )
 
     def save(self, folder: str | Path) -> Path:
@@ -142,32 +268,46 @@ class StudyResult:
         return path
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.markup import escape
-        from rich.table import Table
+        yield from study_renderables(self)
 
-        yield f"[bold]{escape(self.title)}[/] ({self.size}, {self.seconds:.1f} s)"
-        yield f"[italic]{escape(self.question)}[/]"
-        for key, frame in self.tables.items():
+
+def study_renderables(result: StudyResult, *, verbose: bool = False) -> list[Any]:
+    """A study in the terminal, answer first: its title and question, then each claim's verdict
+    and summary; with ``verbose``, every table and the evidence too."""
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list[Any] = [
+        Text.from_markup(
+            f"[bold]{escape(result.title)}[/] ({result.size}, {result.seconds:.1f} s)"
+        ),
+        _Hanging(result.question, style="italic", indent=0),
+    ]
+    out += claim_renderables(result.findings, verbose=verbose)
+    if verbose:
+        for key, frame in result.tables.items():
             table = Table(title=key, title_justify="left")
             for col in frame.columns:
                 table.add_column(str(col), overflow="fold")
             for row in frame.itertuples(index=False):
                 table.add_row(*(escape(_cell(v)) for v in row))
-            yield table
-        for c in self.findings:
-            yield _claim_line(c)
+            out.append(table)
+    else:
+        out.append(
+            _Hanging(
+                f"Tables: {'; '.join(f'{k} ({len(v)} rows)' for k, v in result.tables.items())}. "
+                "--verbose prints them with the evidence; --out DIR writes the figures and an "
+                "HTML report.",
+                style="dim",
+                indent=0,
+            )
+        )
+    return out
 
 
 _COLOURS = {"holds": "green", "fails": "red", "qualified": "yellow"}
-
-
-def _claim_line(c: Claim) -> str:
-    from rich.markup import escape
-
-    return (
-        f"[{_COLOURS[c.verdict]}]{c.verdict.upper():9s}[/] {escape(c.claim)}\n"
-        f"          {escape(c.evidence)}"
-    )
+_INDENT = 10  # "QUALIFIED " is the widest verdict
 
 
 def _cell(v: Any) -> str:

@@ -131,6 +131,16 @@ _KEPT = 2.0
 _LINEARIZE_BELOW = 1e-6
 
 
+HOW = (
+    "Nothing is trained: each start is drawn for several seeds, a batch of random inputs goes "
+    "through the deep network once, and the spread of every layer's pre-activations is measured, "
+    "both over everything and over samples only (a random bias adds spread that carries nothing "
+    "about the input). Beside each measurement is the prediction of mean-field theory for wide "
+    "random networks, computed from the scheme's formula, and the verdict uses the same "
+    "thresholds as initlab.diagnose."
+)
+
+
 def _sigmas(scheme: str, n: int) -> tuple[float, float]:
     """sigma_w^2 = fan_in Var(W) and sigma_b^2 = Var(b) of a scheme on square layers of n."""
     if scheme == "zeros":
@@ -337,6 +347,14 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         figures=_figures(curves, L, n, {"std": math.sqrt(q0), "signal": math.sqrt(d0)}),
         findings=findings,
         notes=_notes(table, curves, lsuv_sw2, n, L, K),
+        how=HOW,
+        captions={
+            "signal": "The per-sample signal (the part of each unit's output that changes with "
+            "the input), layer by layer, for every start: measured (solid, with its range over "
+            "seeds) and as mean-field theory predicts it (dashed).",
+            "std": "The same for the std of all pre-activations, which a random bias holds up "
+            "even where the signal itself has vanished.",
+        },
     )
 
 
@@ -391,6 +409,30 @@ def _he_claim(table: pd.DataFrame, curves: dict, n: int, L: int, K: int) -> Clai
     )
     if caveats:
         evidence += " Qualified: " + "; ".join(caveats) + "."
+    torch_text = (
+        f"PyTorch's default shrinks the per-sample signal {tl['per-sample ratio per layer']:.3f} "
+        f"per layer, to {tl_c['signal_raw'][tl_last - 1]:.2g}"
+    )
+    he_text = f"through {L} ReLU layers He's std goes {he_c['std'][0]:.2f} to {he_c['std'][-1]:.2f}"
+    if verdict == "fails":
+        summary = (
+            f"No: by initlab.diagnose's thresholds, after {L} ReLU layers He's signal is "
+            f"{he['verdict (per-sample)']} (std {he_c['std'][-1]:.2g}) and PyTorch's default's "
+            f"per-sample signal is {tl['verdict (per-sample)']} "
+            f"({tl_c['signal_raw'][tl_last - 1]:.2g})."
+        )
+    else:
+        buts = []
+        if not 1 / _KEPT <= he_length <= _KEPT:
+            buts.append(f"He's std drifted to {he_length:.2f} of its layer-1 value")
+        if he_signal < 1 / _KEPT:
+            buts.append(f"He keeps only {he_signal:.2f} of its own per-sample signal")
+        summary = (
+            ("Mostly: " if buts else "Yes: ")
+            + f"{he_text} while {torch_text}"
+            + ("; but " + " and ".join(buts) if buts else "")
+            + "."
+        )
     return Claim(
         "he-keeps-scale",
         "He initialization keeps the signal's scale through deep ReLU layers; PyTorch's default "
@@ -416,7 +458,12 @@ def _he_claim(table: pd.DataFrame, curves: dict, n: int, L: int, K: int) -> Clai
             "depth": L,
             "width": n,
             "seeds": K,
+            "he_length_kept": float(he_length),
+            "he_signal_kept": float(he_signal),
         },
+        short="He keeps the signal's scale through depth; torch's default shrinks it",
+        summary=summary,
+        figure="signal",
     )
 
 
@@ -530,7 +577,7 @@ def _figures(curves: dict, L: int, n: int, input_std: dict[str, float]) -> dict[
         ("std", "std of the pre-activations (all entries)", "std of z over units and samples"),
         ("signal", "per-sample signal (std over samples of each unit)", "per-sample std of z"),
     ):
-        fig, axes = plots.grid(2, len(ACTIVATIONS), size=(6.0, 4.6))
+        fig, axes = plots.grid(2, len(ACTIVATIONS), size=(5.25, 4.0))
         for j, act in enumerate(ACTIVATIONS):
             measured, predicted, spread = {}, {}, {}
             for label in SCHEMES:

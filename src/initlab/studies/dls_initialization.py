@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine, losses, plots
+from ..activations import get_activation
 from ..datasets import load_dataset
 from ..diagnostics import diagnose
 from ..models import DivergedWarning, MLPClassifier
@@ -77,6 +78,249 @@ def _textbook_costs(clf: MLPClassifier, X: np.ndarray, y: np.ndarray) -> list[fl
         )
         out.append(float(losses.textbook_binary_cross_entropy(p, y[None, :])[0]))
     return out
+
+
+HOW = (
+    "initlab runs the course's own floating-point operations from the course's seed, so its "
+    "numbers can be compared with the published ones digit for digit. For the zero start it "
+    "reads each gradient as the product of its factors, the error reaching a layer and the "
+    "activations feeding it, and names the factor that is zero; an unbalanced copy of the data "
+    "separates what the loss does from what the weights do. For the large start it counts the "
+    "outputs that round to exactly zero or one and follows the cost until it catches up with He's."
+)
+
+
+def _gradient_factors(model: MLPClassifier, X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """The factors of every weight gradient dW[l] = delta[l] a[l-1]^T at the model's start:
+    the mean |a[l-1]| feeding layer l, the mean |delta[l]| reaching it, and |dW[l]|."""
+    sizes = (X.shape[1], *model.hidden_layer_sizes, 1)
+    params = engine.init_params(
+        sizes, model.init, model.bias_init, activation=model.activation, random_state=3
+    )
+    act = get_activation(model.activation)
+    zs, acts = engine.forward(params, np.ascontiguousarray(X.T), act)
+    _, dz, _ = losses.loss_and_grad(
+        zs[-1], y[None, :].astype(float), "binary_cross_entropy", "sigmoid"
+    )
+    deltas: list[Any] = [None] * len(zs)
+    dWs, _ = engine.backward(params, zs, acts, dz, act, deltas=deltas)
+    m = len(y)
+    return pd.DataFrame(
+        [
+            {
+                "layer": l + 1,
+                "mean |a| feeding it": float(np.abs(acts[l][0]).mean()),
+                # delta[L] = (p - y) / m: shown per sample, as |p - y|.
+                "mean |error| reaching it (per sample)": float(np.abs(deltas[l][0]).mean() * m),
+                "smallest |error| on a sample": float(np.abs(deltas[l][0]).min() * m),
+                "|dW|": float(np.linalg.norm(dWs[l][0])),
+            }
+            for l in range(len(zs))
+        ]
+    )
+
+
+def _claim_same_loss(
+    norms, loss0, base_rate, p_out, start_loss, final_loss, entropy, max_weight, causes
+) -> Claim:
+    fell = final_loss < start_loss * (1 - 1e-6)
+    # The claim names the equal loss as the reason the weights stay put. Refuted when the
+    # labels change the loss (it falls) and the weights stay exactly zero all the same.
+    verdict = "fails" if fell and max_weight == 0.0 else "qualified"
+    if verdict == "fails":
+        stuck = (
+            f"every weight gradient is exactly {max(norms.values()):g}"
+            if not any(norms.values())
+            else "the weights stay put"
+        )
+        summary = (
+            f"From zeros {stuck}, but not because the loss is the same for any labels: with "
+            f"{base_rate:.0%} positive labels the output bias moves and the loss falls from "
+            f"{start_loss:.3f} to {final_loss:.3f}, while every weight stays {max_weight:g}."
+        )
+    else:
+        summary = (
+            f"Not refuted here: with {base_rate:.0%} positive labels the loss goes from "
+            f"{start_loss:.3f} to {final_loss:.3f} and the largest weight ends at "
+            f"{max_weight:.2g}."
+        )
+    return Claim(
+        "zero-start-same-loss",
+        "A zero-started network gets the same loss whatever the labels, and that is why its "
+        "weights do not move.",
+        verdict,
+        f"The loss from zeros is ln 2 = {loss0:.6f} for any labels, but that is not why "
+        f"nothing moves: with unbalanced labels ({base_rate:.0%} positive) the loss starts at "
+        f"{start_loss:.6f}, yet the output bias moves to p = {p_out:.4f} (the base rate "
+        f"{base_rate:.4f}) and the loss falls to {final_loss:.4f} (the entropy of the base rate "
+        f"{entropy:.4f}), while the largest weight stays {max_weight:g}. The weights stay at "
+        "zero because every weight gradient has a zero factor: "
+        + "; ".join(f"{k}: {v}" for k, v in causes.items() if k.startswith("W")),
+        {
+            "loss_zero_start": loss0,
+            "base_rate": base_rate,
+            "p_unbalanced": p_out,
+            "start_loss_unbalanced": start_loss,
+            "final_loss_unbalanced": final_loss,
+            "base_rate_entropy": entropy,
+            "max_weight_unbalanced": max_weight,
+            "weight_gradient_norms": norms,
+        },
+        short="Zero weights stay put because the loss is the same for any labels",
+        summary=summary,
+        figure="zero-start",
+    )
+
+
+def _claim_gradient_cause(causes: dict[str, str | None], norms: dict[str, float]) -> Claim:
+    weights = [k for k in causes if k.startswith("W")]
+    zero = [k for k in weights if norms[k] == 0.0]
+    by_input = [k for k in zero if "activations feeding" in (causes[k] or "")]
+    other = [k for k in zero if k not in by_input]
+    if len(zero) < len(weights):
+        verdict = "fails"
+        summary = (
+            f"Not every weight gradient is zero from zeros: {', '.join(_names(weights, zero))} "
+            f"{'has' if len(weights) - len(zero) == 1 else 'have'} a non-zero gradient."
+        )
+    elif not other:
+        verdict = "holds"
+        summary = (
+            f"Every weight gradient is exactly {_zero(norms)}, and each because the activations "
+            f"feeding it ({', '.join(by_input)}) are all zero."
+        )
+    else:
+        verdict = "qualified"
+        after = _and([f"W{int(k[1:]) + 1}" for k in other])
+        one = len(other) == 1
+        summary = (
+            f"Every weight gradient is exactly {_zero(norms)}, but zero inputs explain only "
+            f"{_and(by_input) or 'none'}: {_and(other)} {'is' if one else 'are'} fed the data, "
+            f"and {'its' if one else 'their'} gradient is 0 because the error reaching "
+            f"{'it' if one else 'them'} is 0 (the weights after {'it' if one else 'them'}, "
+            f"{after}, are 0)."
+        )
+    return Claim(
+        "relu-zero-gradients-cause",
+        "With ReLU hidden layers and zero weights, every weight gradient is zero because the "
+        "activations feeding it are zero.",
+        verdict,
+        f"Every weight gradient is exactly zero, but not always for that reason. W1: "
+        f"{causes['W1']} (its inputs are the data, not zero). "
+        + " ".join(f"{k}: {causes[k]}." for k in weights[1:]),
+        {"causes": causes, "weight_gradient_norms": norms},
+        short="ReLU from zeros: weight gradients vanish because inputs are zero",
+        summary=summary,
+        figure="zero-start",
+    )
+
+
+def _claim_error_proportional(causes: dict[str, str | None], factors: pd.DataFrame) -> Claim:
+    err = factors["mean |error| reaching it (per sample)"].to_numpy()
+    out_min = float(factors["smallest |error| on a sample"].iloc[-1])
+    hidden_zero = [int(l) for l, e in zip(factors["layer"][:-1], err[:-1]) if e == 0.0]
+    # Exactly zero where the weights after the layer are zero (the causes name them), while
+    # the output error itself is not zero on any sample.
+    named = all(
+        causes.get(f"b{l}") and f"weights (W{l + 1}) are zero" in causes[f"b{l}"]
+        for l in hidden_zero
+    )
+    ok = len(hidden_zero) == len(err) - 1 and named and out_min > 0
+    verdict = "holds" if ok else "fails"
+    layers = _and([str(l) for l in hidden_zero])
+    summary = (
+        f"From zeros the error reaching layer{'s' * (len(hidden_zero) > 1)} {layers} is exactly "
+        f"0 because the weights after {'them' if len(hidden_zero) > 1 else 'it'} are 0, although "
+        f"the output error |p - y| is at least {out_min:.2g} on every sample."
+        if ok
+        else f"Not so here: the error reaching the hidden layers is zero in {len(hidden_zero)} of "
+        f"{len(err) - 1}, and the output error |p - y| is at least {out_min:.2g}."
+    )
+    return Claim(
+        "error-proportional-to-weights",
+        "The error sent back to a layer is proportional to the weights after it, so zero "
+        "weights send back no error.",
+        verdict,
+        "delta[l] = (W[l+1]^T delta[l+1]) * phi'(z[l]) is linear in W[l+1]: from zeros the "
+        f"error reaching layer 1 is exactly zero ({causes['b1']}), and so is the error reaching "
+        f"layer 2 ({causes['b2']}), while the output error |p - y| is at least {out_min:.6g} on "
+        "every sample.",
+        {
+            "b1": causes["b1"],
+            "b2": causes["b2"],
+            "hidden_layers_with_zero_error": hidden_zero,
+            "mean_error_per_layer": err.tolist(),
+            "min_output_error": out_min,
+        },
+        short="The error sent back is proportional to the weights after it",
+        summary=summary,
+        figure="zero-start",
+    )
+
+
+def _claim_large_start(big, he, shares, inf_iters, n_sat, acc_big, acc_he) -> Claim:
+    hit_big, hit_he = _first_below(big, 0.4), _first_below(he, 0.4)
+    slower = hit_big is None or (hit_he is not None and hit_big > hit_he)
+    ok = big[0] > 10 * he[0] and acc_big < acc_he and slower
+    verdict = "holds" if ok else "fails"
+    reach = (
+        f"the cost first falls below 0.4 at iteration {hit_big} against He's {hit_he}"
+        if hit_big is not None and hit_he is not None
+        else f"the cost falls below 0.4 {'never' if hit_big is None else f'at {hit_big}'} "
+        f"against He's {'never' if hit_he is None else hit_he}"
+    )
+    summary = (
+        f"From randn * 10 the cost starts at {big[0]:.0f} against He's {he[0]:.3f}, and "
+        f"{'training is slower: ' if ok else ''}{reach}; it ends at accuracy {acc_big:.2f} "
+        f"against {acc_he:.3f}."
+    )
+    return Claim(
+        "large-random-start",
+        "A very large random start (x10) makes the loss start enormous and slows training.",
+        verdict,
+        f"From normal(std=10) the stable cost starts at {big[0]:.1f} (He: {he[0]:.4f}); "
+        f"{shares[0]:.0%} of the outputs are exactly 0 or 1 in float64 at the start, and the "
+        f"textbook cost is inf on {len(inf_iters)} of the first {n_sat} iterations (last at "
+        f"{int(inf_iters[-1]) if len(inf_iters) else '-'}). After {len(big)} iterations its cost "
+        f"is {big[-1]:.4f} against He's {he[-1]:.4f}; it reaches cost 0.4 at iteration "
+        f"{hit_big} against He's {hit_he}, and its accuracy is {acc_big:.2f} against "
+        f"{acc_he:.4f}.",
+        {
+            "std": 10,
+            "cost0_big": float(big[0]),
+            "cost0_he": float(he[0]),
+            "saturated_share_0": float(shares[0]),
+            "inf_iterations": len(inf_iters),
+            "final_big": float(big[-1]),
+            "final_he": float(he[-1]),
+            "level": 0.4,
+            "iteration_below_level_big": hit_big,
+            "iteration_below_level_he": hit_he,
+            "accuracy_big": acc_big,
+            "accuracy_he": acc_he,
+        },
+        short="A start 10x too large makes the loss enormous and slows training",
+        summary=summary,
+        figure="cost",
+    )
+
+
+def _zero(norms: dict[str, float]) -> str:
+    return f"{max(norms.values()):g}"
+
+
+def _and(names: list[str]) -> str:
+    return (
+        names[0]
+        if len(names) == 1
+        else ", ".join(names[:-1]) + " and " + names[-1]
+        if names
+        else ""
+    )
+
+
+def _names(all_: list[str], zero: list[str]) -> list[str]:
+    return [k for k in all_ if k not in zero]
 
 
 def _first_below(curve: np.ndarray, level: float) -> int | None:
@@ -142,6 +386,8 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
     base_rate = float(yu.mean())
     p_out = float(unbalanced.predict_proba(Xu[:1])[0, 1])
     base_entropy = -(base_rate * np.log(base_rate) + (1 - base_rate) * np.log(1 - base_rate))
+    unbalanced_max_weight = float(max(np.abs(W).max() for W in unbalanced.coefs_))
+    factors = _gradient_factors(MLPClassifier(init="zeros", random_state=3, **COURSE), X, y)
 
     # normal(std=10): saturation of the outputs along training, inf textbook costs.
     big = models["normal(std=10)"]
@@ -191,78 +437,32 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         ]
     )
 
-    figures = _figures(models, X, y, Xt, yt, shares_a)
+    figures = _figures(models, X, y, Xt, yt, shares_a, unbalanced, base_rate, base_entropy, factors)
     c = {b.name: b.cause for b in zero_diag.blocks}
+    weight_norms = {b.name: float(b.grad_norm) for b in zero_diag.blocks if b.name[0] == "W"}
+    scores = {init: float(clf.score(X, y)) for init, clf in models.items()}
     findings = [
-        Claim(
-            "zero-start-same-loss",
-            "A zero-started network gets the same loss whatever the labels, and that is why its "
-            "weights do not move.",
-            "fails",
-            f"The loss from zeros is ln 2 = {zero_diag.loss:.6f} for any labels, but that is not "
-            "why nothing moves: with unbalanced labels ({:.0%} positive) the loss starts at the "
-            "same ln 2, yet the output bias moves to p = {:.4f} (the base rate {:.4f}) and the "
-            "loss falls to {:.4f} (the entropy of the base rate {:.4f}). The weights stay at "
-            "zero because every weight gradient has a zero factor: {}".format(
-                base_rate,
-                p_out,
-                base_rate,
-                unbalanced.loss_curve_[-1],
-                base_entropy,
-                "; ".join(f"{k}: {v}" for k, v in c.items() if k.startswith("W")),
-            ),
-            {
-                "loss_zero_start": zero_diag.loss,
-                "base_rate": base_rate,
-                "p_unbalanced": p_out,
-                "final_loss_unbalanced": float(unbalanced.loss_curve_[-1]),
-                "base_rate_entropy": float(base_entropy),
-            },
+        _claim_same_loss(
+            weight_norms,
+            zero_diag.loss,
+            base_rate,
+            p_out,
+            float(unbalanced.loss_curve_[0]),
+            float(unbalanced.loss_curve_[-1]),
+            float(base_entropy),
+            unbalanced_max_weight,
+            c,
         ),
-        Claim(
-            "relu-zero-gradients-cause",
-            "With ReLU hidden layers and zero weights, every weight gradient is zero because the "
-            "activations feeding it are zero.",
-            "qualified" if "activations feeding" not in (c["W1"] or "") else "holds",
-            f"Every weight gradient is exactly zero, but not always for that reason. W1: {c['W1']} "
-            f"(its inputs are the data, not zero). W2: {c['W2']}. W3: {c['W3']}.",
-            {"causes": c},
-        ),
-        Claim(
-            "error-proportional-to-weights",
-            "The error sent back to a layer is proportional to the weights after it, so zero "
-            "weights send back no error.",
-            "holds" if c["b1"] and "weights (W2) are zero" in c["b1"] else "fails",
-            "delta[l] = (W[l+1]^T delta[l+1]) * phi'(z[l]) is linear in W[l+1]: from zeros the "
-            f"error reaching layer 1 is exactly zero ({c['b1']}), and so is the error reaching "
-            f"layer 2 ({c['b2']}), while the output error p - y is not zero on any sample.",
-            {"b1": c["b1"], "b2": c["b2"]},
-        ),
-        Claim(
-            "large-random-start",
-            "A very large random start (x10) makes the loss start enormous and slows training.",
-            "holds"
-            if (
-                big_curve[0] > 10 * he_curve[0]
-                and big.score(X, y) < models["he_normal"].score(X, y)
-            )
-            else "fails",
-            f"From normal(std=10) the stable cost starts at {big_curve[0]:.1f} (He: "
-            f"{he_curve[0]:.4f}); {shares_a[0]:.0%} of the outputs are exactly 0 or 1 in float64 "
-            f"at the start, and the textbook cost is inf on {len(inf_iters)} of the first {n_sat} "
-            f"iterations (last at {int(inf_iters[-1]) if len(inf_iters) else '-'}). After 15000 "
-            f"iterations its cost is {big_curve[-1]:.4f} against He's {he_curve[-1]:.4f}; it "
-            f"reaches cost 0.4 at iteration {_first_below(big_curve, 0.4)} against He's "
-            f"{_first_below(he_curve, 0.4)}, and its accuracy is {big.score(X, y):.2f} against "
-            f"{models['he_normal'].score(X, y):.4f}.",
-            {
-                "cost0_big": float(big_curve[0]),
-                "cost0_he": float(he_curve[0]),
-                "saturated_share_0": float(shares_a[0]),
-                "inf_iterations": len(inf_iters),
-                "final_big": float(big_curve[-1]),
-                "final_he": float(he_curve[-1]),
-            },
+        _claim_gradient_cause(c, weight_norms),
+        _claim_error_proportional(c, factors),
+        _claim_large_start(
+            big_curve,
+            he_curve,
+            shares_a,
+            inf_iters,
+            n_sat,
+            scores["normal(std=10)"],
+            scores["he_normal"],
         ),
     ]
     return StudyResult(
@@ -289,6 +489,17 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         },
         figures=figures,
         findings=findings,
+        how=HOW,
+        captions={
+            "zero-start": "The zero start. Left: the cost on the course's balanced labels and on "
+            "unbalanced ones. Right: the two factors of each weight gradient, dW = delta a^T, "
+            "layer by layer; a zero factor makes the gradient zero.",
+            "cost": "The cost during training from each of the course's three starts.",
+            "boundaries": "What each start has learned after training: the decision regions, "
+            "with the training points (dots) and the test points (squares).",
+            "saturation": "From the large random start, the share of outputs that are exactly "
+            "zero or one in float64, iteration by iteration.",
+        },
         notes=[
             "initlab's parameters after 15000 iterations equal the course code's bit for bit on "
             "this machine. The published costs for normal(std=10) differ from a rerun here by up "
@@ -300,10 +511,54 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
     )
 
 
-def _figures(models, X, y, Xt, yt, shares) -> dict[str, Any]:
+def _figures(models, X, y, Xt, yt, shares, unbalanced, rate, entropy, factors) -> dict[str, Any]:
+    zero, axes = plots.grid(1, 2, size=(5.2, 3.8))
+    plots.lines(
+        {
+            f"the course's labels ({float(y.mean()):.0%} positive)": (
+                np.arange(len(models["zeros"].loss_curve_)),
+                models["zeros"].loss_curve_,
+            ),
+            f"unbalanced labels ({rate:.0%} positive)": (
+                np.arange(len(unbalanced.loss_curve_)),
+                unbalanced.loss_curve_,
+            ),
+        },
+        ax=axes[0],
+        xlabel="iteration",
+        ylabel="cost",
+        title="From zeros: the cost on two sets of labels",
+    )
+    axes[0].axhline(entropy, color="0.4", ls=":", lw=1)
+    axes[0].annotate(
+        "entropy of the unbalanced base rate",
+        (0.98, entropy),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 3),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+    )
+    cols = ["mean |a| feeding it", "mean |error| reaching it (per sample)", "|dW|"]
+    values = factors[cols].to_numpy()
+    plots.annotated_heatmap(
+        (values != 0).astype(float),
+        [[("exactly 0" if v == 0 else f"{v:.2g}") for v in row] for row in values],
+        xticklabels=["activations a\nfeeding it", "error delta\nreaching it", "gradient\ndW"],
+        yticklabels=[f"layer {l}" for l in factors["layer"]],
+        ax=axes[1],
+        cmap="RdYlGn",
+        vmin=-0.25,
+        vmax=1.25,
+        title="dW = delta a^T: a zero factor zeroes the gradient",
+    )
+    for label in axes[1].get_xticklabels():
+        label.set(rotation=0, ha="center")
+    for text in axes[1].texts:
+        text.set_fontsize(9)
     curves = {init: clf.loss_curve_ for init, clf in models.items()}
     cost = plots.loss_curves(curves, title="Cost (stable, from the logits) during training")
-    fig, axes = plots.grid(1, 3)
+    fig, axes = plots.grid(1, 3, size=(3.5, 3.3))
     for ax, (init, clf) in zip(axes, models.items()):
         plots.decision_boundary(
             clf,
@@ -321,4 +576,4 @@ def _figures(models, X, y, Xt, yt, shares) -> dict[str, Any]:
         ylabel="share of outputs exactly 0 or 1",
         title="Outputs that are exactly 0 or 1 in float64, start normal(std=10)",
     )
-    return {"cost": cost, "boundaries": fig, "saturation": sat}
+    return {"zero-start": zero, "cost": cost, "boundaries": fig, "saturation": sat}

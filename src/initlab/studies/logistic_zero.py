@@ -414,6 +414,7 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
     else:
         verdict = "fails"
     evidence = _evidence(facts, nonsep, sep_names, starts, T, mlp_stuck)
+    summary = _summary(facts, nonsep, sep_names, len(starts) - 1, verdict, mlp_stuck)
     findings = [
         Claim(
             "logistic-zero",
@@ -433,7 +434,11 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
                     n: {k: v for k, v in f.items() if k not in ("mlp_causes", "norm_zero")}
                     for n, f in facts.items()
                 },
+                "random_starts": len(starts) - 1,
             },
+            short="Logistic regression learns fine from zero weights",
+            summary=summary,
+            figure="boundaries",
         )
     ]
     figures = _figures(data, runs, models, labels, facts)
@@ -477,6 +482,86 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         figures=figures,
         findings=findings,
         notes=notes,
+        how=HOW,
+        captions={
+            "boundaries": "What each model learns on each dataset: logistic regression from "
+            "zeros and from a large random start, and the MLP from zeros and from He.",
+            "loss": "The loss along training from the zero start and from random starts, on a "
+            "log scale: on separable data it keeps falling, elsewhere every start meets.",
+            "directions": "Do the starts meet? How far the random starts' weights stay from the "
+            "zero start's (in value, or in direction on separable data), and the weights' norm.",
+        },
+    )
+
+
+HOW = (
+    "Every start of a dataset trains side by side in one stack, with the same data, learning "
+    "rate and number of iterations, so they differ only in where they begin. Where the classes "
+    "overlap, the loss is strictly convex (its Hessian's smallest eigenvalue is measured), so "
+    "the starts are compared by their weights; where a line separates the classes there is no "
+    "minimum, so they are compared by direction, against the max-margin direction. The MLP "
+    "from zeros is diagnosed with the same tool, to show which of its gradients are zero and why."
+)
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _summary(facts, nonsep, sep_names, n_rand: int, verdict: str, mlp_stuck: bool) -> str:
+    """One sentence: how the zero start compares with the random starts, and the MLP's contrast."""
+    met = [n for n in nonsep if facts[n]["max_rel_distance"] < SAME_TOL]
+    parts = []
+    if met:
+        dist = max(facts[n]["max_distance"] for n in met)
+        parts.append(f"the same solution to {dist:.0e} on {_and(met)}")
+    for n in (n for n in nonsep if n not in met):
+        parts.append(f"accuracy {facts[n]['zero_accuracy']:.3f} on {n}, not yet converged")
+    for n in sep_names:
+        parts.append(f"accuracy {facts[n]['zero_accuracy']:.3f} on separable {n}")
+    mlp = max(f["mlp_zero_accuracy"] for f in facts.values())
+    if verdict == "holds":
+        mlp_text = (
+            f"unlike an MLP's, which stays at accuracy {mlp:.2f}"
+            if mlp_stuck
+            else f"and an MLP from zeros reaches accuracy {mlp:.2f}"
+        )
+        return (
+            f"Yes: from zero it matches {n_rand} random starts, reaching {_and(parts)}; its "
+            f"gradient at zero is not zero, {mlp_text}."
+        )
+    behind = [n for n in nonsep if facts[n]["loss_zero"] > facts[n]["loss_random_max"]]
+    if verdict == "qualified":
+        return (
+            f"As accurate as {n_rand} random starts ({_and(parts)}), but its loss is behind "
+            + _and(
+                [
+                    f"theirs on {n}, {facts[n]['loss_zero']:.4g} against at most "
+                    f"{facts[n]['loss_random_max']:.4g}"
+                    for n in behind
+                ]
+            )
+            + "."
+        )
+    worse = [n for n, f in facts.items() if f["zero_accuracy"] < f["best_random_accuracy"]]
+    return (
+        "No: from zero "
+        + (
+            _and(
+                [
+                    f"accuracy {facts[n]['zero_accuracy']:.3f} on {n} against "
+                    f"{facts[n]['best_random_accuracy']:.3f} from a random start"
+                    for n in worse
+                ]
+            )
+            if worse
+            else "its weight gradient is zero on "
+            + _and([n for n, f in facts.items() if f["lr_zero_weight_grads"]])
+        )
+        + "."
     )
 
 
@@ -557,7 +642,7 @@ def _figures(data, runs, models, labels, facts) -> dict[str, Any]:
     shown = [0]
     for spec in ("normal(std=1)", "normal(std=10)"):
         shown += [k for k, lab in enumerate(labels) if lab.startswith(spec)][:2]
-    loss_fig, axes = plots.grid(1, len(names), size=(4.8, 3.9))
+    loss_fig, axes = plots.grid(1, len(names), size=(3.5, 3.6))
     for ax, name in zip(axes, names):
         curve = runs[name]["curve"]
         T = len(curve)
@@ -570,12 +655,18 @@ def _figures(data, runs, models, labels, facts) -> dict[str, Any]:
             logy=True,
             xlabel="iteration",
             ylabel="cross-entropy loss",
-            title=f"{name} ({sep}): loss from each start\n({len(shown)} of {len(labels)} starts "
-            "shown)",
+            title=f"{name} ({sep})",
         )
+        ax.get_legend().remove()
+    # One legend for the three panels, below them: the starts are the same in each.
+    handles, names_ = axes[0].get_legend_handles_labels()
+    loss_fig.legend(handles, names_, loc="outside lower center", ncols=3, fontsize=8)
+    loss_fig.suptitle(
+        f"The loss from each start ({len(shown)} of the {len(labels)} starts shown)", fontsize=10
+    )
 
     cols = list(next(iter(models.values())))
-    bnd, axes = plots.grid(len(names), len(cols), size=(3.4, 3.2))
+    bnd, axes = plots.grid(len(names), len(cols), size=(2.6, 2.45))
     for r, name in enumerate(names):
         X, y = data[name]
         for c, key in enumerate(cols):
@@ -588,6 +679,11 @@ def _figures(data, runs, models, labels, facts) -> dict[str, Any]:
                 resolution=150,
                 title=f"{name}: {key}\ntraining accuracy {m.score(X, y):.3f}",
             )
+            ax = axes[r * len(cols) + c]
+            ax.title.set_fontsize(7.5)
+            ax.tick_params(labelsize=7)
+            ax.xaxis.label.set_fontsize(8)
+            ax.yaxis.label.set_fontsize(8)
 
     # Directions: how far the random starts' (b, w) stay from the zero start's, and the norm.
     series, norms = {}, {}
@@ -611,7 +707,7 @@ def _figures(data, runs, models, labels, facts) -> dict[str, Any]:
                 [np.linalg.norm(t[1:] - t[0], axis=1).max() for t in th],
             )
         norms[name] = (it, [np.linalg.norm(t[0]) for t in th])
-    dirs, axes = plots.grid(1, 2, size=(6.0, 4.2))
+    dirs, axes = plots.grid(1, 2, size=(5.25, 4.0))
     plots.lines(
         {k: (x, np.maximum(np.asarray(v, dtype=float), 1e-17)) for k, (x, v) in series.items()},
         ax=axes[0],

@@ -74,6 +74,15 @@ SIZES = {  # random starts on iris2, random datasets, random starts per dataset
 }
 
 
+HOW = (
+    "The book's run is reproduced first, update for update. Then the same rule runs at every "
+    "learning rate from a zero start twice: in floating point, and in exact rational arithmetic, "
+    "where rounding can neither hide nor fake a difference. Small random starts, and many "
+    "random datasets recorded as the Iris measurements are, show when the learning rate starts "
+    "to matter and how general the answer is."
+)
+
+
 def exact_perceptron(
     X: np.ndarray, y: np.ndarray, eta: float, n_iter: int = N_ITER
 ) -> dict[str, Any]:
@@ -471,6 +480,31 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         f"{n_rand} (dataset, start) pairs; the final predictions change with eta for {rand_pred}."
     )
     evidence = " ".join(parts)
+    n_same_iris = int(zero_table["same predictions after every epoch"].sum())
+    random_text = (
+        f"from small random starts, eta <= {eta_changed_max:.3g} changed the predictions in "
+        f"{len(changed)} of {len(random_table)} runs"
+        if len(changed)
+        else f"from small random starts, no learning rate changed the predictions in "
+        f"{len(random_table)} runs"
+    )
+    if verdict == "holds":
+        summary = (
+            f"From zero, all {len(ETAS)} learning rates give the same errors and predictions on "
+            f"iris2 and on all {n_data} random datasets (w/eta exactly equal); {random_text}."
+        )
+    elif verdict == "qualified":
+        summary = (
+            f"From zero, all {len(ETAS)} learning rates give iris2 the same errors and exactly "
+            f"the same w/eta (float ties aside: {n_data - d_all} of {n_data} random datasets); "
+            f"{random_text}."
+        )
+    else:
+        summary = (
+            f"Not as claimed: from zero, {n_same_iris} of {len(ETAS)} learning rates predict "
+            f"as eta=1 on iris2 and {d_all} of {n_data} random datasets keep one outcome at "
+            f"every eta; {random_text}."
+        )
     findings = [
         Claim(
             "perceptron-eta",
@@ -504,7 +538,13 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
                 "random_pairs": n_rand,
                 "random_pairs_same_all_etas": rand_same,
                 "random_pairs_predictions_change": rand_pred,
+                "learning_rates": len(ETAS),
+                "learning_rates_same_predictions_on_iris2": n_same_iris,
+                "datasets_zero_exceptions": n_data - d_all,
             },
+            short="From zero, a perceptron's learning rate only scales its weights",
+            summary=summary,
+            figure="boundaries",
         )
     ]
 
@@ -555,6 +595,14 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         figures=figures,
         findings=findings,
         notes=notes,
+        how=HOW,
+        captions={
+            "boundaries": "The line the perceptron draws on iris2 after training, one panel per "
+            "learning rate: from a zero start (top row) and from a small random start (bottom "
+            "row), with the updates made in each epoch.",
+            "errors": "Updates per epoch: the book's run beside initlab's, then every learning "
+            "rate from zero and from the small random start, one line per distinct curve.",
+        },
     )
 
 
@@ -582,12 +630,12 @@ def _figures(
     seeded: dict[float, Perceptron],
     book: Perceptron,
 ) -> dict[str, Any]:
-    shown = (1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0)
-    fig, axes = plots.grid(2, len(shown), size=(3.2, 3.0))
+    shown = (1e-4, 1e-3, 0.1, 1.0, 10.0)
+    fig, axes = plots.grid(2, len(shown), size=(2.1, 2.25))
     for row, (label, runs) in enumerate(
         (("zero start", zero), (f"{START}, seed {BOOK_SEED}", seeded))
     ):
-        for ax, eta in zip(axes[row * len(shown) :], shown):
+        for col, (ax, eta) in enumerate(zip(axes[row * len(shown) :], shown)):
             m = runs[eta]
             plots.decision_boundary(
                 m,
@@ -595,16 +643,20 @@ def _figures(
                 y,
                 ax=ax,
                 resolution=150,
-                title=f"{label}, eta={eta:g}\nerrors per epoch: {' '.join(map(str, m.errors_))}",
+                title=f"eta={eta:g}\nerrors: {' '.join(map(str, m.errors_))}",
             )
+            ax.title.set_fontsize(8)
+            ax.tick_params(labelsize=7)
+            ax.set_xlabel("$x_1$", fontsize=8)
+            ax.set_ylabel(f"{label}\n$x_2$" if col == 0 else "", fontsize=8)
     fig.suptitle(
-        "iris2 after 10 epochs ($x_1$ sepal length, $x_2$ petal length, cm; red setosa, blue "
-        "versicolor): from zero every learning rate draws the same line; from a small random "
-        "start the small learning rates do not",
-        fontsize=11,
+        "iris2 after 10 epochs ($x_1$ sepal, $x_2$ petal length, cm; red setosa, blue "
+        "versicolor):\nfrom zero every learning rate draws the same line; from a small random "
+        "start the small ones do not",
+        fontsize=10,
     )
 
-    err, axes = plots.grid(1, 3, size=(4.8, 3.8))
+    err, axes = plots.grid(1, 3, size=(3.5, 3.2))
     epochs = np.arange(1, N_ITER + 1)
     plots.lines(
         {
@@ -615,10 +667,11 @@ def _figures(
         marker="o",
         xlabel="epoch",
         ylabel="updates (misclassifications)",
-        title="The book's run: eta 0.1, normal(std=0.01), seed 1\n(the two lines coincide)"
+        title="The book's run: eta 0.1, normal(std=0.01),\nseed 1 (the two lines coincide)"
         if book.errors_ == BOOK_ERRORS
-        else "The book's run: eta 0.1, normal(std=0.01), seed 1",
+        else "The book's run: eta 0.1, normal(std=0.01),\nseed 1",
     )
+    axes[0].title.set_fontsize(9)
     for ax, runs, label in ((axes[1], zero, "zero"), (axes[2], seeded, f"{START}, seed 1")):
         curves = _by_errors(runs, epochs)
         plots.lines(
@@ -628,7 +681,8 @@ def _figures(
             xlabel="epoch",
             ylabel="updates (misclassifications)",
             title=f"Start {label}:\n{len(curves)} distinct curve{'s' * (len(curves) > 1)} for "
-            f"the {len(runs)} learning rates {min(runs):g} to {max(runs):g}",
+            f"the {len(runs)} rates {min(runs):g} to {max(runs):g}",
         )
+        ax.title.set_fontsize(9)
 
     return {"boundaries": fig, "errors": err}

@@ -80,6 +80,17 @@ MOVED_ATOL = 1e-12
 CHANCE_MARGIN = 0.55
 
 
+HOW = (
+    "Every start is trained from the same seed and the same data, full-batch and in "
+    "mini-batches, while the units of each hidden layer are compared bit for bit at regular "
+    "checks (the engine sums equal units in the same order, so equality is exact, not up to "
+    "rounding). A network whose units stayed equal is compared with its collapsed form, one "
+    "unit per group, and the best a half-plane can do on the circles bounds what such a "
+    "network can learn. The gradient of each block at the start is read from the "
+    "backpropagation formulas, with the factor that makes it zero."
+)
+
+
 def _draw_seed(rng: Any) -> int:
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(0, 2**31 - 1))
@@ -394,6 +405,16 @@ def run(size: str = "full", random_state: Any = 0) -> StudyResult:
         },
         figures=figures,
         findings=findings,
+        how=HOW,
+        captions={
+            "accuracy": "Train accuracy after the same number of updates, for every hidden "
+            "activation and start: the symmetric starts (left three columns) against two random "
+            "ones, full-batch and mini-batch.",
+            "boundaries": "What is learned: the best symmetric start of each activation (top) "
+            "draws what one unit per layer can draw; he_normal (bottom) draws the circles.",
+            "blas-split": "The aside: with plain BLAS matrix products, when rounding alone "
+            "first tells equal units apart.",
+        },
         notes=[
             f"The best half-plane classifies {half_plane:.3f} of the circles correctly: a "
             "width-1 network with a monotone activation (relu, leaky_relu, tanh, sigmoid) can do "
@@ -420,6 +441,22 @@ def _claim_zero_output(t: pd.DataFrame) -> Claim:
         f"{r['activation']} units all output {r['phi(0)']:.6g}"
         for r in nonzero.to_dict(orient="records")
     )
+    if verdict == "holds":
+        summary = (
+            f"Yes: from all-zero weights every hidden unit outputs 0 for every input, for all "
+            f"{len(t)} activations checked."
+        )
+    else:
+        values = _and(
+            [f"{r['phi(0)']:.3g} for {r['activation']}" for r in nonzero.to_dict(orient="records")]
+        )
+        summary = (
+            ("Only for some activations: " if zero else "No: ")
+            + "from all-zero weights every hidden unit outputs phi(0) for every input, which is "
+            + (f"0 for {_and(zero)} but " if zero else "")
+            + values
+            + ("; it is always one constant." if constant else ".")
+        )
     return Claim(
         "zero-weights-zero-output",
         "With all-zero weights every hidden unit outputs zero whatever the input.",
@@ -433,6 +470,9 @@ def _claim_zero_output(t: pd.DataFrame) -> Claim:
             "constant_for_every_input": constant,
             "zero_for": zero,
         },
+        short="With all-zero weights every hidden unit outputs zero",
+        summary=summary,
+        table="Hidden outputs from all-zero weights",
     )
 
 
@@ -464,6 +504,26 @@ def _claim_stay_equal(runs: dict, blas: pd.DataFrame) -> Claim:
         f"exact runs' by at most {max_dp:.1g} and the accuracies are "
         f"{'the same' if acc_same else 'not the same'}."
     )
+    if verdict == "fails":
+        summary = (
+            f"No: only {len(stayed)} of {len(sym)} symmetric-start runs kept every hidden layer "
+            "effectively one unit wide."
+        )
+    else:
+        summary = (
+            f"Yes: in all {len(sym)} symmetric-start runs every hidden layer stayed effectively "
+            f"one unit wide, matching its collapsed network to {max(gaps):.0e}; plain BLAS "
+            + (
+                f"rounding split units in {len(split)} runs but "
+                if len(split)
+                else "rounding never split them, and "
+            )
+            + (
+                "changed no accuracy."
+                if not material
+                else f"changed the probabilities by up to {max_dp:.1g}."
+            )
+        )
     return Claim(
         "equal-units-stay-equal",
         "Units that start equal receive equal updates and stay equal, so a layer of equal units "
@@ -480,7 +540,11 @@ def _claim_stay_equal(runs: dict, blas: pd.DataFrame) -> Claim:
             "blas_runs_split": len(split),
             "blas_max_difference": max_abs,
             "blas_max_probability_difference": max_dp,
+            "blas_accuracies_same": acc_same,
         },
+        short="Units that start equal stay equal",
+        summary=summary,
+        figure="boundaries",
     )
 
 
@@ -524,6 +588,21 @@ def _claim_symmetric_fails(runs: dict, half_plane: float) -> Claim:
     per_act = "; ".join(
         f"{a} {acc:.3f} ({s}) vs he_normal {he[a]:.3f}" for a, (acc, s, _) in best.items()
     )
+    a_top = max(best, key=lambda a: best[a][0])
+    sizes = " or ".join(_fmt_widths(c) for c in sorted(collapsed))
+    if verdict == "qualified":
+        below = "but far below" if he[a_top] - top > 0.1 else "and close to"
+        summary = (
+            f"Not quite: a symmetric start trains its collapsed network (hidden sizes {sizes}), "
+            f"which reaches at best {top:.3f} train accuracy ({a_top}): above chance (0.5) "
+            f"{below} he_normal's {he[a_top]:.3f}."
+        )
+    else:
+        summary = (
+            f"Yes: every symmetric start stays near chance (0.5), at best {top:.3f} train "
+            f"accuracy ({a_top}) against {he[a_top]:.3f} from he_normal; each trains its "
+            f"collapsed network, hidden sizes {sizes}."
+        )
     return Claim(
         "symmetric-start-fails",
         "Any symmetric start, zero or another constant, fails in a network with hidden layers.",
@@ -540,7 +619,12 @@ def _claim_symmetric_fails(runs: dict, half_plane: float) -> Claim:
             "he_normal": he,
             "best_half_plane": half_plane,
             "no_weight_moved": stuck,
+            "collapsed_hidden_sizes": sorted(list(c) for c in collapsed),
+            "chance": 0.5,
         },
+        short="Any symmetric start (zero or another constant) fails",
+        summary=summary,
+        figure="accuracy",
     )
 
 
@@ -571,6 +655,37 @@ def _claim_sigmoid_gradients(t: pd.DataFrame) -> Claim:
         verdict = "qualified"
     else:
         verdict = "fails"
+    # The first unbalanced situation in which every block has a gradient, by updates made.
+    updates = next((k for k, nz in enumerate(nonzero_sets[1:]) if len(nz) == n_blocks), None)
+    if verdict == "holds":
+        summary = (
+            f"Yes: from zeros all {n_blocks} blocks have a non-zero gradient at the start, each "
+            "equal across the hidden units it connects."
+        )
+    elif verdict == "qualified":
+        start = (
+            "on balanced data every gradient cancels to 0 at the start"
+            if not nonzero_sets[0]
+            else f"on all the data {len(nonzero_sets[0])} of {n_blocks} blocks have one"
+        )
+        later = (
+            f"all {n_blocks} blocks after {updates} updates"
+            if updates is not None
+            else f"{len(nonzero_sets[-1])} of {n_blocks} after {len(nonzero_sets) - 2} updates"
+        )
+        first = _and(nonzero_sets[1]) or "no block"
+        summary = (
+            f"Equal across units, yes, but not non-zero at first: {start}; on an unbalanced "
+            f"batch only {first} {'has' if len(nonzero_sets[1]) < 2 else 'have'} one at first, "
+            f"{later}."
+        )
+    else:
+        summary = (
+            "No: the gradients are "
+            + ("not all equal across units" if not all_equal else "zero")
+            + f"; {len(nonzero_sets[-1])} of {n_blocks} blocks are non-zero after "
+            f"{len(nonzero_sets) - 2} updates on an unbalanced batch."
+        )
     return Claim(
         "sigmoid-zero-gradients",
         "With sigmoid hidden units and a zero start, gradients are not zero but equal across "
@@ -583,8 +698,21 @@ def _claim_sigmoid_gradients(t: pd.DataFrame) -> Claim:
         {
             "non_zero_blocks": dict(zip(situations, nonzero_sets)),
             "all_equal_across_units": all_equal,
+            "blocks": n_blocks,
+            "updates_until_every_block_moves": updates,
+            "balanced_start_nonzero_blocks": len(nonzero_sets[0]),
         },
+        short="Sigmoid from zeros: gradients are non-zero but equal across units",
+        summary=summary,
+        table="Sigmoid from zeros: the gradient block by block",
     )
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _figures(runs: dict, X: np.ndarray, y: np.ndarray, blas: pd.DataFrame, schedules) -> dict:
@@ -604,7 +732,7 @@ def _figures(runs: dict, X: np.ndarray, y: np.ndarray, blas: pd.DataFrame, sched
             colorbar="train accuracy",
             fmt="{:.3f}",
         )
-    fig_b, axes = plots.grid(2, len(ACTIVATIONS), size=(3.2, 3.0))
+    fig_b, axes = plots.grid(2, len(ACTIVATIONS), size=(2.1, 2.3))
     sched = names[0]
     for i, a in enumerate(ACTIVATIONS):
         s_best = max(SYMMETRIC, key=lambda s: runs[a, s, sched]["accuracy"])
@@ -619,6 +747,10 @@ def _figures(runs: dict, X: np.ndarray, y: np.ndarray, blas: pd.DataFrame, sched
                 title=f"{a}, {s}\nacc {r['accuracy']:.3f}, collapses to "
                 f"{_fmt_widths(r['collapsed'])}",
             )
+            ax.title.set_fontsize(7.5)
+            ax.tick_params(labelsize=7)
+            ax.xaxis.label.set_fontsize(8)
+            ax.yaxis.label.set_fontsize(8)
     fig_b.suptitle(
         f"Top: the best symmetric start per activation; bottom: he_normal ({sched})", fontsize=11
     )

@@ -382,4 +382,6 @@ def sweep(
         from .dask import run_on_dask
 
         run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
-    return store.frame(spec.name)
+    from ..report import SweepTable  # still a DataFrame; a notebook shows it as initlab's HTML
+
+    return SweepTable(store.frame(spec.name))
