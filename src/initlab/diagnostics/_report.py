@@ -198,6 +198,26 @@ class Diagnosis:
         console.print(self)
         return console.export_text()
 
+    def __repr__(self) -> str:
+        model = self.model if len(self.model) <= 60 else self.model[:59] + "…"
+        return (
+            f"Diagnosis(verdict={self.verdict!r}, model={model!r}, {len(self.layers)} layers, "
+            f"{len(self.findings)} findings)"
+        )
+
+    def _repr_html_(self) -> str:
+        from ..report import diagnosis_html  # the one HTML renderer
+
+        return diagnosis_html(self)
+
+
+class _Null:
+    def write(self, _: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
 
 # Terminals narrower than this get the compact layer table: name, activation, std, ratio, verdict.
 WIDE = 120
@@ -337,26 +357,6 @@ def _block_table(blocks: list[BlockReport], limit: int = 24) -> Any:
             b.cause or ("" if not b.zero else "(zero)"),
         )
     return table
-
-    def __repr__(self) -> str:
-        model = self.model if len(self.model) <= 60 else self.model[:59] + "…"
-        return (
-            f"Diagnosis(verdict={self.verdict!r}, model={model!r}, {len(self.layers)} layers, "
-            f"{len(self.findings)} findings)"
-        )
-
-    def _repr_html_(self) -> str:
-        from ..report import diagnosis_html  # the one HTML renderer
-
-        return diagnosis_html(self)
-
-
-class _Null:
-    def write(self, _: str) -> int:
-        return 0
-
-    def flush(self) -> None:
-        pass
 
 
 def _g(x: float | None) -> str:
