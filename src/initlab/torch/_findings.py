@@ -22,7 +22,9 @@ LOSS_FACTOR = 2.0
 # Named when the error grows by more than this factor from the last layer of a chain to the first.
 GRADIENT_GROWTH = 10.0
 
-_RANK = {"never_initialized": 0, "non-finite": 0}
+# Reported first: what looks never initialized (all-zero with no convention, stale memory,
+# non-finite values).
+_RANK = {"never_initialized": 0, "non-finite": 0, "zero_weights": 0}
 _SEVERITY = {"error": 1, "warning": 2, "info": 3}
 
 
@@ -187,8 +189,8 @@ def _zeros(ctx: dict) -> list[Finding]:
         scheme = "ones" if L.family == "norm" else _scheme_for([L.act])
         if not z.own_moves:
             message = (
-                f"{L.name}: every {what} is zero and its own gradient is zero too, so gradient "
-                "descent never moves it"
+                f"{L.name}: every {what} is zero (possibly never initialized) and its own "
+                "gradient is zero too, so gradient descent never moves it"
             )
             if z.blocked:
                 message += f"; it makes the gradients of {names(z.blocked)} exactly zero"
