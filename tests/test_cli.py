@@ -86,11 +86,21 @@ def test_train_on_a_csv_file(tmp_path, capsys):
     [
         (["train", "--init", "bogus"], "Unknown init 'bogus'. Valid names:"),
         (["train", "--activation", "relu7"], "Unknown activation 'relu7'. Valid names:"),
-        (["train", "--hidden", "10,-1"], "--hidden sizes must be positive integers. Got -1"),
-        (["train", "--learning-rate", "0"], "--learning-rate must be a number > 0. Got '0'"),
-        (["train", "--learning-rate", "-1"], "--learning-rate must be a number > 0. Got '-1'"),
+        (["train", "--hidden", "10,-1"], "--hidden: sizes must be positive integers. Got -1"),
+        (
+            ["train", "--learning-rate", "0"],
+            "'--learning-rate' parameter of initlab train must be a float > 0. Got '0'",
+        ),
+        (
+            ["train", "--learning-rate", "-1"],
+            "'--learning-rate' parameter of initlab train must be a float > 0. Got '-1'",
+        ),
         (["train", "--dataset", "mnist"], "invalid choice: 'mnist'"),
-        (["train", "--data", "missing.csv"], "no such file 'missing.csv'"),
+        (
+            ["train", "--data", "missing.csv"],
+            "'--data' parameter of initlab train must be an existing file that can be read. "
+            "Got 'missing.csv': no such file",
+        ),
         (["gain", "relu7"], "Unknown activation 'relu7'"),
         (["nonsense"], "invalid choice: 'nonsense'"),
     ],

@@ -50,7 +50,9 @@ def test_errors_name_the_problem():
         load_dataset("mnist")
     with pytest.raises(ValueError, match="Unknown argument 'noise' for dataset 'iris2'"):
         load_dataset("iris2", noise=0.1)
-    with pytest.raises(ValueError, match="The 'n_samples' parameter must be an int >= 2"):
+    n_samples = r"The 'n_samples' parameter of load_dataset\('circles'\) must be an int >= 2"
+    with pytest.raises(ValueError, match=n_samples):
         load_dataset("circles", n_samples=-3)
-    with pytest.raises(ValueError, match="The 'noise' parameter must be a float >= 0"):
+    noise = r"The 'noise' parameter of load_dataset\('moons'\) must be a float >= 0"
+    with pytest.raises(ValueError, match=noise):
         load_dataset("moons", noise=-1)

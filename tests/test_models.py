@@ -101,6 +101,7 @@ def test_divergence_is_a_warning_and_an_attribute_never_a_crash():
     for W in clf.coefs_:
         assert np.isfinite(W).all()
     assert clf.predict(X).shape == (100,)
+    assert np.isfinite(clf.predict_proba(X)).all()
 
 
 def test_multiclass_uses_softmax_and_learns():

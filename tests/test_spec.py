@@ -51,5 +51,8 @@ def test_random_state_kinds():
     assert isinstance(check_random_state(None), np.random.Generator)
     with pytest.raises(ValueError, match="must be None, an int, a numpy.random.Generator"):
         check_random_state("seed")
-    with pytest.raises(ValueError, match="must be a non-negative int. Got -1"):
+    with pytest.raises(
+        ValueError,
+        match=r"must be an int in \[0, 2\*\*32 - 1\], None, a Generator or a RandomState. Got -1",
+    ):
         check_random_state(-1)

@@ -171,6 +171,7 @@ def test_a_worker_killed_mid_chunk_loses_nothing(client, gate, monkeypatch):
     assert victim["pid"] != killed["pid"]
 
 
+# Reliability: A crash loses nothing (a Dask worker killed mid-chunk).
 def test_a_sweep_with_a_worker_killed_stores_every_config_once(client, gate, monkeypatch, tmp_path):
     # The acceptance test, end to end: the real run_chunk (held by the gate) and the store.
     monkeypatch.setattr("initlab.sweep.run.run_chunk", _gated_real_run_chunk)
@@ -250,3 +251,19 @@ def test_cli_sweep_on_a_scheduler(client, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["configs"] == 6
     assert cli.main(["sweep", str(spec), "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_cli_a_chunk_failing_on_the_cluster_is_one_line_exit_3(
+    client, tmp_path, capsys, monkeypatch
+):
+    from initlab import cli
+
+    monkeypatch.setattr("initlab.sweep.run.run_chunk", _failing_run_chunk)
+    spec = tmp_path / "small.toml"
+    spec.write_text("[grid]\ndataset = 'xor'\nhidden = [4]\niterations = 20\nseed = [0, 1]\n")
+    argv = ["sweep", str(spec), "--store", str(tmp_path / "runs.sqlite")]
+    assert cli.main([*argv, "--scheduler", client.scheduler.address]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "failed on the cluster after 3 retries: ValueError: bad chunk" in err
+    assert "0 of 2 configurations" in err and "run the same command again" in err

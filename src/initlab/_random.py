@@ -28,7 +28,7 @@ def check_random_state(random_state: RandomState) -> np.random.Generator | np.ra
     Raises
     ------
     ValueError
-        If ``random_state`` is of any other type, or a negative int.
+        If ``random_state`` is of any other type, or an int outside [0, 2**32 - 1].
 
     Examples
     --------
@@ -41,10 +41,10 @@ def check_random_state(random_state: RandomState) -> np.random.Generator | np.ra
     if isinstance(random_state, np.random.Generator | np.random.RandomState):
         return random_state
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
+        if not 0 <= random_state <= 2**32 - 1:  # the seeds a RandomState accepts
             raise ValueError(
-                f"The 'random_state' parameter must be a non-negative int. Got {random_state} "
-                "instead."
+                "The 'random_state' parameter must be an int in [0, 2**32 - 1], None, a "
+                f"Generator or a RandomState. Got {random_state} instead."
             )
         return np.random.RandomState(int(random_state))
     raise ValueError(

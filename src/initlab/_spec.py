@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._validation import SPEC_MAX_LENGTH, _show
+
 
 def parse_spec(spec: str, *, what: str = "spec") -> tuple[str, dict[str, Any]]:
     """Split ``"name(key=value, ...)"`` into ``name`` and a dict of keyword arguments.
@@ -43,34 +45,59 @@ def parse_spec(spec: str, *, what: str = "spec") -> tuple[str, dict[str, Any]]:
     ('variance_scaling', {'scale': 2.0, 'mode': 'fan_out'})
     """
     if not isinstance(spec, str):
-        raise ValueError(f"The {what!r} spec must be a string. Got {spec!r} instead.")
+        raise ValueError(f"The {what!r} spec must be a string. Got {_show(spec)} instead.")
+    if len(spec) > SPEC_MAX_LENGTH:
+        raise ValueError(
+            f"The {what!r} spec must be at most {SPEC_MAX_LENGTH} characters, such as "
+            f"'normal(std=10)'. Got {len(spec)} characters: {_show(spec)}."
+        )
     text = spec.strip()
     try:
         node = ast.parse(text, mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         node = None
     if isinstance(node, ast.Name):
         return node.id, {}
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)) or node.args:
         raise ValueError(
             f"The {what!r} spec must be a name optionally followed by keyword arguments, such as "
-            f"'normal(std=10)'. Got {spec!r} instead."
+            f"'normal(std=10)'. Got {_show(spec)} instead."
         )
     kwargs: dict[str, Any] = {}
     for kw in node.keywords:
         if kw.arg is None:
-            raise ValueError(f"The {what!r} spec {spec!r} may not use '**'.")
+            raise ValueError(f"The {what!r} spec {_show(spec)} may not use '**'.")
+        if kw.arg in kwargs:
+            raise ValueError(
+                f"The {what!r} spec {_show(spec)} gives {kw.arg!r} twice; give each parameter once."
+            )
         if isinstance(kw.value, ast.Name):
             kwargs[kw.arg] = kw.value.id
             continue
         try:
-            kwargs[kw.arg] = ast.literal_eval(kw.value)
-        except ValueError:
+            value = ast.literal_eval(kw.value)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            value = _NOT_LITERAL
+        if not _plain(value):
             raise ValueError(
-                f"The value of {kw.arg!r} in the {what!r} spec {spec!r} must be a literal "
-                f"(number, string, boolean, None). Got {ast.unparse(kw.value)!r} instead."
-            ) from None
+                f"The value of {kw.arg!r} in the {what!r} spec {_show(spec)} must be a literal "
+                f"(number, string, boolean, None, or a tuple of them). Got "
+                f"{_show(ast.unparse(kw.value))} instead."
+            )
+        kwargs[kw.arg] = value
     return node.func.id, kwargs
+
+
+_NOT_LITERAL = object()
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """A value a spec may hold: a number, string, bool or None, or a short tuple/list of them."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, tuple | list) and depth < 2:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
 
 
 def format_spec(name: str, params: dict[str, Any]) -> str:
@@ -159,4 +186,10 @@ class Registry:
                 f"Unknown parameter {unknown[0]!r} for {self.what} {entry.name!r} in {spec!r}. "
                 f"Valid parameters: {valid}."
             )
-        return entry.factory(**kwargs)
+        try:
+            return entry.factory(**kwargs)
+        except (TypeError, OverflowError) as exc:  # a value of the wrong kind reached a factory
+            raise ValueError(
+                f"A parameter of {self.what} {entry.name!r} in {_show(spec)} has a value of the "
+                f"wrong kind: {exc}."
+            ) from None

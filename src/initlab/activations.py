@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import erf, ndtr
 
 from ._spec import Registry, format_spec
+from ._validation import check_number
 
 __all__ = ["Activation", "get_activation", "list_activations", "sigmoid"]
 
@@ -94,7 +95,7 @@ def relu() -> Activation:
 
 def leaky_relu(slope: float = 0.01) -> Activation:
     """z where z > 0, else slope * z (PyTorch's negative_slope, default 0.01)."""
-    slope = float(slope)
+    slope = float(check_number("leaky_relu", "slope", slope))
     return Activation(
         "leaky_relu",
         lambda z: np.where(z > 0, z, slope * z),
@@ -124,7 +125,7 @@ def _elu_f(z: np.ndarray, alpha: float) -> np.ndarray:
 
 def elu(alpha: float = 1.0) -> Activation:
     """z where z > 0, else alpha (exp(z) - 1) (Clevert et al., 2016)."""
-    alpha = float(alpha)
+    alpha = float(check_number("elu", "alpha", alpha))
     return Activation(
         "elu",
         lambda z: _elu_f(z, alpha),

@@ -80,46 +80,104 @@ class _Parser(argparse.ArgumentParser):
 
 def _hidden(text: str) -> tuple[int, ...]:
     text = text.strip()
-    if text in ("", "none", "()"):
+    if text in ("none", "()"):  # said explicitly: no hidden layer (logistic regression)
         return ()
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "must be positive integers separated by commas, such as 10,5 (or 'none' for no "
+            "hidden layer). Got ''."
+        )
     try:
         sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--hidden must be positive integers separated by commas, such as 10,5. Got {text!r}."
+            f"must be positive integers separated by commas, such as 10,5. Got {text!r}."
         ) from None
     bad = [s for s in sizes if s < 1]
     if bad:
         raise argparse.ArgumentTypeError(
-            f"--hidden sizes must be positive integers. Got {bad[0]} in {text!r}."
+            f"sizes must be positive integers. Got {bad[0]} in {text!r}."
         )
     return sizes
 
 
-def _positive_float(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a number > 0. Got {text!r}.")
-        return value
+_SEED = {"integer": True, "low": 0, "high": 2**32 - 1}
+# Every number an option takes, by its destination: the flag and the rule it must meet. Options
+# arrive as text and are checked here, in one place, before any work (initlab._validation).
+_NUMBERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "n_samples": ("--n-samples", {"integer": True, "low": 2}),
+    "noise": ("--noise", {"low": 0}),
+    "data_seed": ("--data-seed", _SEED),
+    "test_samples": ("--test-samples", {"integer": True, "low": 0}),
+    "test_seed": ("--test-seed", _SEED),
+    "test_size": ("--test-size", {"low": 0, "high": 1, "high_open": True}),
+    "learning_rate": ("--learning-rate", {"low": 0, "low_open": True}),
+    "iterations": ("--iterations", {"integer": True, "low": 1}),
+    "batch_size": ("--batch-size", {"integer": True, "low": 1}),
+    "seed": ("--seed", _SEED),
+    "print_every": ("--print-every", {"integer": True, "low": 1}),
+    "atol": ("--atol", {"low": 0}),
+    "chunk_size": ("--chunk-size", {"integer": True, "low": 1}),
+}
+# (command, destination) -> (flag, what the path is for): checked before any work, so that a
+# command that cannot write its result, or read its input, stops before computing anything.
+_PATHS: dict[tuple[str, str], tuple[str, str]] = {
+    ("train", "out"): ("--out", "dir"),
+    ("study", "out"): ("--out", "dir"),
+    ("tour", "out"): ("--out", "dir"),
+    ("report", "out"): ("--out", "file"),
+    ("runs", "export"): ("--export", "table"),
+    ("train", "data"): ("--data", "input"),
+    ("check", "data"): ("--data", "input"),
+    ("sweep", "spec"): ("SPEC.toml", "input"),
+    ("sweep", "store"): ("--store", "file"),
+}
 
-    return parse
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Check every option of the command against its rule (numbers, paths), before any work."""
+    from ._validation import (
+        check_input_file,
+        check_output_dir,
+        check_output_file,
+        number_from_text,
+    )
+
+    owner = f"initlab {args.command}"
+    for dest, (flag, rule) in _NUMBERS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            setattr(args, dest, number_from_text(owner, flag, value, **rule))
+    if getattr(args, "test_samples", None) == 1:  # a generated test set needs 2 points
+        raise UsageError(
+            f"The '--test-samples' parameter of {owner} must be 0 (no test set) or an int >= 2. "
+            "Got '1' instead."
+        )
+    for (command, dest), (flag, kind) in _PATHS.items():
+        value = getattr(args, dest, None)
+        if command != args.command or value is None:
+            continue
+        if kind == "dir":
+            check_output_dir(owner, flag, value)
+        elif kind == "file":
+            check_output_file(owner, flag, value)
+        elif kind == "table":
+            check_output_file(owner, flag, value, suffixes=(".csv", ".parquet"))
+        else:
+            check_input_file(owner, flag, value)
+    if getattr(args, "max_memory", None) is not None:
+        from ._resources import parse_size
+
+        args.max_memory = parse_size(args.max_memory, "--max-memory")
 
 
-def _positive_int(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1. Got {text!r}.")
-        return value
-
-    return parse
+def _max_memory_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="the most memory the run may plan to use, such as 64G (default: what this machine "
+        "has available; initlab refuses, before starting, a run estimated to need more)",
+    )
 
 
 def _model_options(p: argparse.ArgumentParser, datasets: list[str], activations: list[str]) -> None:
@@ -138,34 +196,29 @@ def _model_options(p: argparse.ArgumentParser, datasets: list[str], activations:
     )
     data.add_argument(
         "--n-samples",
-        type=_positive_int("--n-samples"),
         default=300,
         help="training samples of a generated dataset (default: 300)",
     )
-    data.add_argument("--noise", type=float, default=0.05, help="noise (default: 0.05)")
+    data.add_argument("--noise", default=0.05, help="noise (default: 0.05)")
     data.add_argument(
         "--data-seed",
-        type=int,
         default=1,
         help="random_state of the training data (default: 1, the course's)",
     )
     data.add_argument(
         "--test-samples",
-        type=int,
         default=100,
         help="test samples drawn afresh for a generated dataset (default: 100; 0: none)",
     )
     data.add_argument(
         "--test-seed",
-        type=int,
         default=2,
         help="random_state of the test data (default: 2, the course's)",
     )
     data.add_argument(
         "--test-size",
-        type=float,
         default=0.25,
-        help="fraction held out for a fixed dataset or a CSV (default: 0.25)",
+        help="fraction held out for a fixed dataset or a CSV (default: 0.25; 0: none)",
     )
     net = p.add_argument_group("network")
     net.add_argument(
@@ -197,26 +250,24 @@ def _model_options(p: argparse.ArgumentParser, datasets: list[str], activations:
     )
     opt.add_argument(
         "--learning-rate",
-        type=_positive_float("--learning-rate"),
         default=0.01,
         help="learning rate > 0 (default: 0.01)",
     )
     opt.add_argument(
         "--iterations",
-        type=_positive_int("--iterations"),
         default=15000,
         help="iterations, or epochs with --batch-size (default: 15000)",
     )
     opt.add_argument(
         "--batch-size",
-        type=_positive_int("--batch-size"),
         default=None,
         help="mini-batch size (default: full batch)",
     )
     opt.add_argument(
-        "--seed", type=int, default=3, help="random_state of the start (default: 3, the course's)"
+        "--seed", default=3, help="random_state of the start (default: 3, the course's)"
     )
     opt.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    _max_memory_option(opt)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
     out = t.add_argument_group("output")
     out.add_argument(
         "--print-every",
-        type=_positive_int("--print-every"),
         default=1000,
         help="report the cost every this many iterations (default: 1000)",
     )
@@ -288,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "as 0,50257 for GPT-2's token ids; without it floats are standard normal)",
     )
     _model_options(c, list_datasets(), list_activations())
-    c.add_argument("--atol", type=float, default=0.0, help="tolerance for equal units (default 0)")
+    c.add_argument("--atol", default=0.0, help="tolerance for equal units (default 0)")
     c.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     c.set_defaults(func=cmd_check)
 
@@ -341,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the result as JSON")
     g.set_defaults(func=cmd_gain)
 
+    _playground_parser(command)
+
     sw = command("sweep", "Run a grid of configurations (a TOML spec) into a store.")
     sw.add_argument("spec", metavar="SPEC.toml", help="the sweep spec: [grid] and [record]")
     sw.add_argument(
@@ -351,7 +403,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument(
         "--chunk-size",
-        type=_positive_int("--chunk-size"),
         metavar="N",
         help="networks trained as one stack (default: up to 256, fewer if memory asks)",
     )
@@ -368,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the engine's backend: the compiled kernel for small networks (auto, the "
         "default), always (numba) or never (numpy)",
     )
+    _max_memory_option(sw)
     sw.add_argument("--json", action="store_true", help="print the summary as JSON")
     sw.set_defaults(func=cmd_sweep)
 
@@ -392,71 +444,23 @@ def build_parser() -> argparse.ArgumentParser:
 # --- train ------------------------------------------------------------------------------------
 
 
-def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"--data: no such file {path!r}.")
-    try:
-        frame = pd.read_csv(file, header=None)
-    except Exception as exc:  # pandas raises many kinds; the message is what matters
-        raise UsageError(f"--data: cannot read {path!r} as CSV: {exc}") from None
-    first = pd.to_numeric(frame.iloc[0, :-1], errors="coerce")
-    if first.isna().all():  # a header row
-        frame = frame.iloc[1:]
-    if frame.shape[1] < 2 or len(frame) < 2:
-        raise UsageError(
-            f"--data: {path!r} needs at least 2 rows and 2 columns (features, then the label). "
-            f"Got {len(frame)} rows and {frame.shape[1]} columns."
-        )
-    features = frame.iloc[:, :-1].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    bad = np.argwhere(~np.isfinite(features))
-    if len(bad):
-        row, col = bad[0]
-        raise UsageError(
-            f"--data: {path!r} has a missing or non-numeric value at data row {row + 1}, column "
-            f"{col + 1}; every feature must be a finite number."
-        )
-    labels = frame.iloc[:, -1].to_numpy()
-    if pd.isna(labels).any():
-        raise UsageError(f"--data: {path!r} has a missing label in its last column.")
-    return features, labels
-
-
 def _load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, Any, Any]:
-    import inspect
+    from .datasets import train_test
 
-    from sklearn.model_selection import train_test_split
-
-    from .datasets import DATASETS, load_dataset
-
-    if args.data:
-        X, y = _read_csv(args.data)
-        return tuple(
-            train_test_split(
-                X, y, test_size=args.test_size, random_state=args.data_seed, stratify=y
-            )[i]
-            for i in (0, 2, 1, 3)
+    try:
+        return train_test(
+            args.dataset,
+            data=args.data,
+            n_samples=args.n_samples,
+            noise=args.noise,
+            data_seed=args.data_seed,
+            test_samples=args.test_samples,
+            test_seed=args.test_seed,
+            test_size=args.test_size,
         )
-    params = inspect.signature(DATASETS[args.dataset]).parameters
-    kwargs = {}
-    if "n_samples" in params:
-        kwargs["n_samples"] = args.n_samples
-    if "noise" in params:
-        kwargs["noise"] = args.noise
-    if "random_state" not in params:
-        X, y = load_dataset(args.dataset, **kwargs)
-        X, Xt, y, yt = train_test_split(
-            X, y, test_size=args.test_size, random_state=args.data_seed, stratify=y
-        )
-        return X, y, Xt, yt
-    X, y = load_dataset(args.dataset, random_state=args.data_seed, **kwargs)
-    if args.test_samples <= 0:
-        return X, y, None, None
-    kwargs["n_samples"] = args.test_samples
-    Xt, yt = load_dataset(args.dataset, random_state=args.test_seed, **kwargs)
-    return X, y, Xt, yt
+    except ValueError as exc:
+        about_file = args.data and str(exc).startswith(repr(str(args.data)))
+        raise UsageError(f"--data {exc}" if about_file else str(exc)) from None
 
 
 def _model(args, init: str) -> Any:
@@ -498,6 +502,17 @@ def _fit(args, clf: Any, X, y, progress) -> Any:
     return clf
 
 
+def _score(clf: Any, X: Any, y: Any) -> float | None:
+    """Accuracy, or None for a model whose start overflowed (diverged at iteration 0): it has
+    no finite prediction for some samples, and says so in the table instead."""
+    try:
+        return float(clf.score(X, y))
+    except ValueError:
+        if clf.diverged_:
+            return None
+        raise
+
+
 def _number(x: float) -> float | str:
     x = float(x)
     return x if math.isfinite(x) else str(x)
@@ -512,7 +527,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     X, y, Xt, yt = _load(args)
     err = Console(stderr=True)
     progress = None
-    if not args.json:
+    err = Console(stderr=True)
+    if not args.json and err.is_terminal:  # no live display in a log: errors stay one line
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -538,8 +554,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "init_used": clf.init_used_,
                 "cost": {str(i): _number(curve[i]) for i in checkpoints},
                 "final_cost": _number(curve[-1]),
-                "train_accuracy": float(clf.score(X, y)),
-                "test_accuracy": float(clf.score(Xt, yt)) if Xt is not None else None,
+                "train_accuracy": _score(clf, X, y),
+                "test_accuracy": _score(clf, Xt, yt) if Xt is not None else None,
                 "diverged": bool(clf.diverged_),
                 "diverged_at": clf.history_["diverged_at"],
                 "iterations": int(clf.n_iter_),
@@ -576,21 +592,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         costs.add_row(i, *(_fmt(r["cost"].get(i)) for r in results))
     out.print(costs)
     show_used = any(r["init"] != r["init_used"] for r in results)
-    show_note = any(r["diverged"] for r in results)
     table = Table(title="Results", title_justify="left")
     table.add_column("init", no_wrap=True)
     if show_used:
         table.add_column("scheme used", no_wrap=True)
     for col in ("final cost", "train acc", "test acc"):
         table.add_column(col, justify="right", no_wrap=True)
-    if show_note:
-        table.add_column("note")
     for r in results:
         test = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.4f}"
+        train = "-" if r["train_accuracy"] is None else f"{r['train_accuracy']:.4f}"
+        # A diverged run's last cost is NaN: when it diverged says more.
+        cost = f"diverged at {r['diverged_at']}" if r["diverged"] else _fmt(r["final_cost"])
         row = [r["init"]] + ([str(r["init_used"])] if show_used else [])
-        row += [_fmt(r["final_cost"]), f"{r['train_accuracy']:.4f}", test]
-        if show_note:
-            row.append(f"diverged at iteration {r['diverged_at']}" if r["diverged"] else "")
+        row += [cost, train, test]
         table.add_row(*row)
     out.print(table)
     for f in summary.get("files", []):
@@ -609,26 +623,28 @@ def _slug(text: str) -> str:
 
 
 def _write_outputs(folder: Path, inits, models, X, y, Xt, yt, summary) -> list[str]:
+    import warnings
+
     from . import plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = [
-        plots.save(
-            plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)}),
-            folder / "cost.png",
-        )
-    ]
+    with warnings.catch_warnings():
+        # A curve that is NaN from its start (a start that overflowed) makes NumPy's nanmin
+        # warn inside plots.loss_curves; the table already says what happened to it.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fig = plots.loss_curves({i: m.loss_curve_ for i, m in zip(inits, models)})
+    files = [plots.save(fig, folder / "cost.png")]
     if X.shape[1] == 2:
-        for init, clf in zip(inits, models):
-            fig = plots.decision_boundary(
-                clf,
-                X,
-                y,
-                X_test=Xt,
-                y_test=yt,
-                title=f"init={init}: train {clf.score(X, y):.3f}"
-                + (f", test {clf.score(Xt, yt):.3f}" if Xt is not None else ""),
-            )
+        for init, r, clf in zip(inits, summary["results"], models):
+            if r["train_accuracy"] is None:
+                continue  # a start that overflowed has no boundary to draw
+            title = f"init={init}: train {r['train_accuracy']:.3f}"
+            if r["test_accuracy"] is not None:
+                title += f", test {r['test_accuracy']:.3f}"
+            try:
+                fig = plots.decision_boundary(clf, X, y, X_test=Xt, y_test=yt, title=title)
+            except ValueError:  # weights grown so large the plane overflows away from the data
+                continue
             files.append(plots.save(fig, folder / f"boundary_{_slug(init)}.png"))
     results = folder / "results.json"
     names = [str(f) for f in files] + [str(results)]
@@ -652,7 +668,7 @@ def _study_options(
         default=default_size,
         help=f"quick: seconds; full: what a reader would publish (default: {default_size})",
     )
-    p.add_argument("--seed", type=int, default=0, help="random_state of the studies (default: 0)")
+    p.add_argument("--seed", default=0, help="random_state of the studies (default: 0)")
     if out:
         p.add_argument(
             "--out",
@@ -1142,95 +1158,100 @@ def cmd_gain(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- playground -------------------------------------------------------------------------------
+
+PLAYGROUND_EXAMPLES = """examples:
+  initlab playground                 open the page (port 8765, or a free one)
+  initlab playground --no-browser    print the URL only
+  initlab playground --port 9000 --host 127.0.0.1
+the server answers only requests addressed to this host from its own page"""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"--port must be an integer in [0, 65535] (0: any free port). Got {text!r}."
+        )
+    return value
+
+
+def _playground_parser(command: Any) -> None:
+    pg = command("playground", "Watch starts decide, side by side, in the browser (offline).")
+    pg.epilog = PLAYGROUND_EXAMPLES
+    pg.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port to listen on (default: 8765, or a free port when it is taken; 0: any free)",
+    )
+    pg.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: 127.0.0.1, this machine only); the server refuses "
+        "requests addressed to any other host",
+    )
+    pg.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    pg.set_defaults(func=cmd_playground)
+
+
+def cmd_playground(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    try:
+        if ipaddress.ip_address(args.host).is_unspecified:
+            raise UsageError(
+                f"--host must be one address of this machine (the server checks that requests "
+                f"are addressed to it); got {args.host!r}, which means every address."
+            )
+    except ValueError:
+        pass  # a host name: bind() says if it cannot be bound
+    from .playground.server import serve
+
+    try:
+        serve(args.host, args.port, open_browser=not args.no_browser, announce=print)
+    except KeyboardInterrupt:
+        # uvicorn has shut down gracefully and re-raised Ctrl-C: the conventional status.
+        print("initlab playground: stopped", file=sys.stderr)
+        return 130
+    # Stopped by a signal that did not raise (SIGTERM, or SIGINT where it is ignored).
+    print("initlab playground: stopped", file=sys.stderr)
+    return 0
+
+
 # --- sweep ------------------------------------------------------------------------------------
 
 
-def _sweep_summary(df: Any, axes: list[str]) -> list[dict[str, Any]]:
-    """Per combination of the axes other than ``seed`` (those with more than one value):
-    configurations, median final loss,
-    median train accuracy, share reaching the target, share diverged."""
-    keys = [a for a in axes if a != "seed" and df[a].map(repr).nunique() > 1]
-    groups = df.groupby(keys, sort=False, dropna=False) if keys else [((), df)]
-    rows = []
-    for values, g in groups:
-        values = values if isinstance(values, tuple) else (values,)
-        row: dict[str, Any] = {
-            k: list(v) if isinstance(v, tuple) else v for k, v in zip(keys, values)
-        }
-        row["configs"] = len(g)
-        row["median_final_loss"] = _number(g["final_loss"].astype(float).median())
-        row["median_train_accuracy"] = _number(g["train_accuracy"].astype(float).median())
-        row["reached_target"] = float(g["iterations_to_target"].notna().mean())
-        row["diverged"] = float(g["diverged"].astype(bool).mean())
-        rows.append(row)
-    return rows
-
-
 def _dask_client(address: str) -> Any:
+    from .sweep.dask import connect
+
     try:
-        from distributed import Client
+        return connect(address, name="--scheduler")
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install 'initlab[dask]'") from None
-    try:
-        return Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(f"--scheduler: cannot reach {address!r}: {exc}") from None
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    import time
 
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from .sweep import load_spec, sweep
+    from .sweep import load_spec
+    from .sweep.summary import summarize
 
     if not Path(args.spec).is_file():
         raise UsageError(f"no such sweep spec {args.spec!r}.")
     spec = load_spec(args.spec)
     executor = _dask_client(args.scheduler) if args.scheduler else None
-    progress = None
-    state = {"task": None, "iterations": 0, "t0": time.perf_counter()}
-
-    def report(done: int, total: int, results: list[dict[str, Any]]) -> None:
-        if state["task"] is None:
-            state["task"] = progress.add_task(spec.name, total=total, completed=done, rate="")
-            return
-        state["iterations"] += sum(r["config"]["iterations"] for r in results)
-        rate = state["iterations"] / max(time.perf_counter() - state["t0"], 1e-9)
-        progress.update(state["task"], completed=done, rate=f"{rate:,.0f} model-it/s")
-
-    if not args.json:
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} configurations"),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        with progress:
-            df = sweep(
-                spec,
-                store=args.store,
-                chunk_size=args.chunk_size,
-                progress=report,
-                executor=executor,
-                backend=args.backend,
-            )
-    else:
-        df = sweep(
-            spec,
-            store=args.store,
-            chunk_size=args.chunk_size,
-            executor=executor,
-            backend=args.backend,
-        )
-    if executor is not None:
-        executor.close()
-    rows = _sweep_summary(df, list(spec.axes))
+    try:
+        df = _run_sweep(args, spec, executor)
+    finally:  # a failed sweep closes its client too, or it lingers reconnecting
+        if executor is not None:
+            executor.close()
+    rows = summarize(df, list(spec.axes))
     if args.json:
         print(
             json.dumps(
@@ -1270,6 +1291,63 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_sweep(args: argparse.Namespace, spec: Any, executor: Any) -> Any:
+    """Run the sweep, with a progress bar on a terminal; return its table."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .sweep import sweep
+
+    progress = None
+    state = {"task": None, "iterations": 0, "t0": time.perf_counter()}
+
+    def report(done: int, total: int, results: list[dict[str, Any]]) -> None:
+        if state["task"] is None:
+            # Shown from the first report on, once every check has passed: a refused sweep
+            # prints its one line and nothing else.
+            progress.start()
+            state["task"] = progress.add_task(spec.name, total=total, completed=done, rate="")
+            return
+        state["iterations"] += sum(r["config"]["iterations"] for r in results)
+        rate = state["iterations"] / max(time.perf_counter() - state["t0"], 1e-9)
+        progress.update(state["task"], completed=done, rate=f"{rate:,.0f} model-it/s")
+
+    err = Console(stderr=True)
+    if not args.json and err.is_terminal:  # no live display in a log: errors stay one line
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} configurations"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        try:
+            df = sweep(
+                spec,
+                store=args.store,
+                chunk_size=args.chunk_size,
+                progress=report,
+                executor=executor,
+                backend=args.backend,
+            )
+        finally:
+            if state["task"] is not None:
+                progress.stop()
+    else:
+        df = sweep(
+            spec,
+            store=args.store,
+            chunk_size=args.chunk_size,
+            executor=executor,
+            backend=args.backend,
+        )
+    return df
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -1278,12 +1356,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if not Path(args.store).is_file():
         raise UsageError(f"no such store {args.store!r}.")
-    store = Store(args.store)
+    store = Store(args.store)  # read-only: runs never writes to a store
     if args.export:
-        if Path(args.export).suffix.lower() not in (".csv", ".parquet"):
-            raise UsageError(
-                f"--export: the file must end in .csv or .parquet. Got {args.export!r}."
-            )
         try:
             path = store.export(args.export, sweep=args.sweep)
         except ImportError as exc:
@@ -1297,53 +1371,112 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps({"store": args.store, "sweeps": sweeps}, indent=2))
         return 0
     table = Table(title=f"Sweeps in {args.store}", title_justify="left")
-    for col in ("sweep", "created", "done", "total", "progress"):
-        table.add_column(col, justify="left" if col in ("sweep", "created") else "right")
+    for col in ("sweep", "id", "created (UTC)", "done", "total", "progress"):
+        left = col in ("sweep", "id", "created (UTC)")
+        table.add_column(col, justify="left" if left else "right")
     for s in sweeps:
         share = s["done"] / s["total"] if s["total"] else 1.0
-        table.add_row(s["name"], s["created"], str(s["done"]), str(s["total"]), f"{share:.0%}")
+        table.add_row(
+            s["name"],
+            s["id"][:8],
+            s["created"][:19].replace("T", " "),  # UTC, to the second
+            str(s["done"]),
+            str(s["total"]),
+            f"{share:.0%}",
+        )
     Console().print(table)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that a sweep releases its claims on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``initlab`` console script.
 
-    Bad input prints one line and exits 2; an unexpected failure prints one line naming it (the
-    traceback only with ``--debug``) and exits 3, so that a script can tell a crash from an
-    unhealthy ``check`` (1).
+    Exit statuses: 0 done (or a healthy ``check``); 1 an unhealthy ``check``; 2 bad input or a
+    place initlab cannot use (one line naming the option, the value and what is allowed: a
+    number out of range, a file that cannot be read or written, a store that is not initlab's,
+    is corrupt or read-only, a full disk, a run too big for this machine); 3 an unexpected
+    failure (one line naming it, the traceback only with ``--debug``), so that a script can tell
+    a crash from an unhealthy ``check``; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM),
+    141 when the reader of the output went away (a closed pipe). Nothing is left half-written:
+    a sweep stored what it committed and resumes when run again.
     """
+    console = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv  # accepted anywhere on the line, before or after the command
     argv = [a for a in argv if a != "--debug"]
+    if console:
+        import signal
+
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return args.func(args)
+        _check_args(args)
+        from ._resources import max_memory
+
+        with max_memory(getattr(args, "max_memory", None)):
+            return args.func(args)
     except UsageError as exc:
         print(f"initlab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as exc:  # the library's messages name the parameter and what is allowed
-        print(f"initlab: error: {exc}", file=sys.stderr)
+        print(f"initlab: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("initlab: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("initlab: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        # The reader closed the pipe (`initlab inits | head`): stop quietly, as `cat` does.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):  # rich's own answer to a closed pipe
+            return 141
+        raise
+    except OSError as exc:  # the file system refused: a path, a permission, a full disk
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"initlab: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:
+        from .sweep.dask import ClusterError
+
+        if isinstance(exc, ClusterError):  # the cluster's failure, said in full already
+            print(f"initlab: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_INTERNAL
         if debug:
             import traceback
 
             traceback.print_exc()
-        what = str(exc).splitlines()[0] if str(exc) else ""
+        what = _one_line(exc)
         print(
             f"initlab: internal error: {type(exc).__name__}{': ' + what if what else ''} "
             f"(rerun with --debug for the traceback; please report it at {ISSUES_URL})",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message: errors are one line."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,9 @@ operation for operation. Backpropagation reads like its derivation:
     delta[l-1] = (W[l]^T delta[l]) * phi'(z[l-1])
 
 Non-finite values are detected per network: a network whose loss or gradient is not finite is
-marked diverged at that iteration, keeps its last finite parameters, and the others go on.
+marked diverged at that iteration and rolled back to its last parameters whose loss and gradient
+were finite (those of the previous step; its start if it diverged at iteration 0), and the
+others go on.
 """
 
 from __future__ import annotations
@@ -396,6 +398,8 @@ class _Adam:
 
 
 _OPTIMIZERS = {"gd": _GD, "sgd": _Momentum, "adam": _Adam}
+# What an optimizer carries from one step to the next: TrainResult.optimizer_state.
+_OPTIMIZER_STATE = ("v", "s", "t")
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -408,7 +412,8 @@ class TrainResult:
     Attributes
     ----------
     params : Params
-        The trained parameters (a diverged network keeps its last finite parameters).
+        The trained parameters. A diverged network keeps its last parameters whose loss and
+        gradient were finite (the start, which may itself hold inf, if it diverged at 0).
     loss : ndarray, shape (n_iter, K)
         Loss per iteration (epoch) and network, on the parameters before that iteration's
         updates: the full-batch loss, or the size-weighted mean of the mini-batch losses. After
@@ -422,6 +427,10 @@ class TrainResult:
     snapshots : list of dict
         Every ``snapshot_every`` iterations: ``iteration``, ``weights``, ``biases`` (before the
         iteration's first update) and ``grad_weights``, ``grad_biases`` (on its first batch).
+    optimizer_state : dict
+        What the optimizer carries from one step to the next (momentum's velocity, Adam's
+        moments and step count; nothing for ``gd``): pass it to the next :func:`train` call on
+        ``params`` to continue the run in chunks exactly as one call would.
     """
 
     params: Params
@@ -430,6 +439,7 @@ class TrainResult:
     n_iter: int
     n_steps: int
     snapshots: list[dict[str, Any]] = field(default_factory=list)
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:
@@ -513,6 +523,7 @@ def train(
     callback: Callable[[int, np.ndarray], Any] | None = None,
     products: str = "auto",
     backend: str = "numpy",
+    optimizer_state: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train the K networks of ``params`` (copied; the argument is left as it is).
 
@@ -562,6 +573,9 @@ def train(
         stack, and is several times faster for small networks. ``"auto"``: the kernel when
         Numba is installed and the network is narrow (every layer at most
         :data:`KERNEL_MAX_WIDTH` units), where it wins; NumPy's BLAS products otherwise.
+    optimizer_state : dict or None
+        ``optimizer_state`` of a previous result on the same stack and solver: the optimizer
+        resumes from it (a run in chunks then equals one call; the playground trains this way).
 
     Returns
     -------
@@ -586,6 +600,10 @@ def train(
     # `grad`: an update, a finiteness check or a freeze is one array operation, whatever the depth.
     theta = _flatten(params)
     grad = np.empty_like(theta)
+    # The last parameters whose loss and gradient were finite, per network: a network that
+    # diverges is rolled back to them, so that what it keeps predicts finite probabilities.
+    last = theta.copy()
+    pre = np.empty_like(theta)  # the fused kernel's parameters before its in-place update
     params = _views(params, theta)
     grads = _views(params, grad)
     n_w = sum(W[0].size for W in params.weights)
@@ -598,6 +616,8 @@ def train(
         beta_2=beta_2,
         epsilon=epsilon,
     )
+    for key, value in (optimizer_state or {}).items():
+        setattr(opt, key, [a.copy() for a in value] if isinstance(value, list) else value)
     if kernel:
         layout = _kernels.layout(params.layer_sizes)
         act_code = _kernels.activation_code(act)
@@ -620,7 +640,9 @@ def train(
                 mb = Xb.shape[-1]
                 snap = bool(snapshot_every) and bi == 0 and it % snapshot_every == 0
                 if kernel:
-                    before = theta.copy() if snap and fused else theta
+                    if fused:
+                        np.copyto(pre, theta)
+                    before = pre if fused else theta
                     value, finite = _kernels.step(
                         theta,
                         grad,
@@ -652,6 +674,16 @@ def train(
                     losses[it, newly] = value[newly]
                     active &= finite
                     all_active = False
+                    theta[newly] = last[newly]
+                if kernel and fused:  # pre holds the parameters whose loss was finite
+                    if all_active:
+                        last, pre = pre, last
+                    else:
+                        last[active] = pre[active]
+                elif all_active:
+                    np.copyto(last, theta)
+                else:
+                    last[active] = theta[active]
                 if snap:
                     snapshots.append(
                         _snapshot(it, _views(params, before) if kernel else params, grads)
@@ -681,7 +713,8 @@ def train(
             if callback is not None:
                 callback(it, losses[it])
     n_iter = it + 1
-    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots)
+    state = {k: getattr(opt, k) for k in _OPTIMIZER_STATE if hasattr(opt, k)}
+    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots, state)
 
 
 KERNEL_MAX_WIDTH = 128

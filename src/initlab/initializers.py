@@ -326,7 +326,10 @@ class Initializer:
         if math.prod(shape) == 0:
             return np.zeros(shape, dtype)  # nothing to draw; fans may be 0
         fan_in, fan_out = compute_fans(shape)
-        return np.asarray(self._sample(rng, shape, fan_in, fan_out), dtype=dtype, order="C")
+        # A scale near the float range overflows to inf: that is a start like any other, which
+        # diagnose reports as non-finite and fit refuses by name, never a RuntimeWarning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(self._sample(rng, shape, fan_in, fan_out), dtype=dtype, order="C")
 
     def bias(self, rng: Generator, weight_shape: Any, dtype: Any = np.float64) -> np.ndarray:
         """The scheme's own bias for a layer whose weight has ``weight_shape``.
@@ -365,7 +368,8 @@ class Initializer:
         if self._bias == "zeros" or out == 0:
             return np.zeros(out, dtype)
         fan_in, fan_out = compute_fans(weight_shape)
-        return np.asarray(self._sample(rng, (out,), fan_in, fan_out), dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(self._sample(rng, (out,), fan_in, fan_out), dtype=dtype)
 
     def _call_user(self, rng: Generator, shape: Shape, dtype: np.dtype) -> np.ndarray:
         out = np.array(self._fn(rng, shape, dtype), dtype=dtype, order="C")  # always a copy
@@ -586,6 +590,11 @@ def uniform(low: float = -0.05, high: float = 0.05) -> Initializer:
     if not high > low:
         raise ValueError(
             f"The 'high' parameter of uniform must be > low = {low!r}. Got {high!r} instead."
+        )
+    if not math.isfinite(float(high) - float(low)):  # NumPy's uniform draws low + (high - low) u
+        raise ValueError(
+            f"The 'high' parameter of uniform must be within the float range of low = {low!r} "
+            f"(high - low finite). Got {high!r} instead."
         )
     return _make(
         uniform,

@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import validate_data
 
 from .. import engine
+from .._validation import check_number
 from ..activations import get_activation
 from ..initializers import auto_initializer, variance_preserving_gain
 from ..losses import loss_and_grad
@@ -48,10 +49,11 @@ def _state(model: Any, X: Any, y: Any) -> dict[str, Any]:
             f"LogisticRegression (use initlab.torch.check for PyTorch). Got {model!r} instead."
         )
     if not hasattr(model, "coefs_"):
-        start = clone(model)._prepare(X, y)  # the start fit would draw, the model left as it is
+        # The start fit would draw, the model left as it is; NaN or inf in X are reported.
+        start = clone(model)._prepare(X, y, allow_nonfinite=True)
         start["fitted"] = False
         return start
-    X = validate_data(model, X, reset=False, dtype=model.coefs_[0].dtype)
+    X = validate_data(model, X, reset=False, dtype=model.coefs_[0].dtype, ensure_all_finite=False)
     y = np.asarray(y)
     if not np.isin(y, model.classes_).all():
         raise ValueError(
@@ -105,7 +107,16 @@ def diagnose(model: Any, X: Any, y: Any, *, atol: float = 0.0, rtol: float = 0.0
     >>> d.blocks[0].cause
     "the error reaching this layer is zero because the next layer's weights (W2) are zero"
     """
+    atol = check_number("diagnose", "atol", atol, low=0)
+    rtol = check_number("diagnose", "rtol", rtol, low=0)
     s = _state(model, X, y)
+    # NaN or inf anywhere makes every statistic meaningless: computed quietly, then reported
+    # as the first finding (verdict "non-finite").
+    with np.errstate(all="ignore"):
+        return _diagnose(model, s, atol, rtol)
+
+
+def _diagnose(model: Any, s: dict[str, Any], atol: float, rtol: float) -> Diagnosis:
     params, A0, Y, act = s["params"], s["A0"], s["Y"], s["activation"]
     L = len(params.weights)
     exact = engine.has_equal_units(params)  # so that equal units show equal gradients
@@ -153,7 +164,13 @@ def diagnose(model: Any, X: Any, y: Any, *, atol: float = 0.0, rtol: float = 0.0
                 )
             )
     findings = _findings(layers, blocks, act, W, float(A0.std()))
-    verdict = overall_verdict(layers, blocks)
+    nonfinite = _nonfinite_findings(W, b, A0, zs1, acts1, out[0], value[0], dW1, db1, act)
+    if nonfinite:
+        for l, r in enumerate(layers):
+            if not (np.isfinite(zs1[l]).all() and np.isfinite(W[l]).all()):
+                r.verdict = "non-finite"
+        findings = nonfinite  # every other statistic is computed on NaN or inf
+    verdict = "non-finite" if nonfinite else overall_verdict(layers, blocks)
     fitted = "fitted" if s["fitted"] else "at its start"
     return Diagnosis(
         verdict=verdict,
@@ -163,6 +180,72 @@ def diagnose(model: Any, X: Any, y: Any, *, atol: float = 0.0, rtol: float = 0.0
         loss=float(value[0]),
         model=f"{type(model).__name__} {params.layer_sizes}, {act.spec}, {fitted}",
     )
+
+
+def _count(a: np.ndarray) -> tuple[int, str]:
+    """How many entries are not finite, and which kinds (NaN, inf)."""
+    bad = ~np.isfinite(a)
+    kinds = [k for k, m in (("NaN", np.isnan(a)), ("inf", np.isinf(a))) if m.any()]
+    return int(bad.sum()), " and ".join(kinds)
+
+
+def _nonfinite_findings(W, b, A0, zs, acts, out, loss, dW, db, act) -> list[Finding]:
+    """Where NaN or inf first appear: the parameters, the input, the signal, the gradients."""
+    auto = auto_initializer(act.spec)
+    found = []
+    for l in range(len(W)):
+        for name, a in ((f"W{l + 1}", W[l]), (f"b{l + 1}", b[l])):
+            n, kinds = _count(a)
+            if n:
+                found.append(
+                    Finding(
+                        "non-finite",
+                        f"{name} holds {n} non-finite value{'s' if n != 1 else ''} ({kinds}) "
+                        f"among its {a.size}: no statistic of this network means anything until "
+                        "they are gone.",
+                        f"start again from a finite scheme such as {auto}",
+                        layer=f"layer {l + 1}",
+                    )
+                )
+    n, kinds = _count(A0)
+    if n:
+        found.append(
+            Finding(
+                "non-finite",
+                f"the input X holds {n} non-finite value{'s' if n != 1 else ''} ({kinds}) "
+                f"among its {A0.size}.",
+                "remove or impute them before training",
+                layer="input",
+            )
+        )
+    if found:
+        return found
+    for l, (z, a) in enumerate(zip(zs, [*acts[1:], out])):
+        n, kinds = _count(z)
+        if n or not np.isfinite(a).all():
+            n = n or _count(a)[0]
+            found.append(
+                Finding(
+                    "non-finite",
+                    f"the signal overflows in layer {l + 1}: {n} of {z.size} of its values are "
+                    f"non-finite ({kinds or 'NaN'}) although the weights are finite: they are "
+                    "too large for float arithmetic.",
+                    f"a smaller start scale, such as {auto}",
+                    layer=f"layer {l + 1}",
+                )
+            )
+            return found
+    grads = [g for pair in zip(dW, db) for g in pair]
+    if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads):
+        found.append(
+            Finding(
+                "non-finite",
+                f"the loss ({loss:g}) or a gradient on the data given is not finite: the first "
+                "step of training would diverge.",
+                f"a smaller start scale, such as {auto}",
+            )
+        )
+    return found
 
 
 def _findings(layers, blocks, act, weights, input_std) -> list[Finding]:

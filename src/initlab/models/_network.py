@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import engine
 from .._random import check_random_state
+from .._resources import check_training
 from .._validation import check_dtype, check_number, check_option, check_spec
 from ..activations import get_activation
 from ..initializers import get_initializer
@@ -66,13 +67,15 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
             "dtype": check_dtype(owner, self.dtype),
         }
 
-    def _prepare(self, X: Any, y: Any) -> dict[str, Any]:
+    def _prepare(self, X: Any, y: Any, *, allow_nonfinite: bool = False) -> dict[str, Any]:
         """Validate, encode the targets and draw the start, as ``fit`` does before training.
 
         Sets ``classes_`` and ``n_features_in_``; returns the start and what training needs.
+        ``allow_nonfinite`` lets NaN or inf through in X (for ``diagnose``, which reports them).
+        Refuses, before drawing anything, a network or run that would not fit in memory.
         """
         p = self._check_params()
-        X, y = validate_data(self, X, y, dtype=p["dtype"])
+        X, y = validate_data(self, X, y, dtype=p["dtype"], ensure_all_finite=not allow_nonfinite)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
@@ -90,6 +93,16 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
             output, loss = "softmax", "cross_entropy"
         rng = check_random_state(self.random_state)
         sizes = (X.shape[1], *self._hidden_sizes(), Y.shape[0])
+        check_training(
+            f"{type(self).__name__}.fit",
+            sizes,
+            X.shape[0],
+            batch_size=self.batch_size,
+            max_iter=self.max_iter,
+            snapshot_every=self.snapshot_every,
+            itemsize=p["dtype"].itemsize,
+            solver=self.solver,
+        )
         act = p["activation"]
         params = engine.init_params(
             sizes, p["inits"], self.bias_init, activation=act, random_state=rng, dtype=p["dtype"]
@@ -135,6 +148,7 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         """
         start = self._prepare(X, y)
         params, A0, Y, act = start["params"], start["A0"], start["Y"], start["activation"]
+        _check_start(self, params, start["inits"])
         output, loss, rng, history = start["output"], start["loss"], start["rng"], start["history"]
         sizes = params.layer_sizes
         result = engine.train(
@@ -183,8 +197,14 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         if self.diverged_:
             warnings.warn(
                 f"{type(self).__name__} diverged at iteration {diverged_at}: the loss or a "
-                "gradient stopped being finite (try a smaller learning_rate or init scale). The "
-                "model keeps its last finite parameters.",
+                "gradient stopped being finite (try a smaller learning_rate or init scale). "
+                + (
+                    "The start itself overflows: the model keeps it, and predict_proba refuses "
+                    "the samples on which its signal is not finite."
+                    if diverged_at == 0
+                    else f"The model keeps the parameters it had at iteration {diverged_at - 1}, "
+                    "the last whose loss and gradient were finite."
+                ),
                 DivergedWarning,
                 stacklevel=2,
             )
@@ -211,11 +231,27 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         return z[0] if z.shape[0] == 1 else z.T
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes)."""
-        z = self._logits(X)
+        """Class probabilities, shape (n_samples, n_classes).
+
+        Raises
+        ------
+        ValueError
+            Where the network's signal overflows on some samples of X (it can, far outside the
+            training data, for a model whose weights grew huge): never NaN probabilities.
+        """
         from ..losses import output_activation
 
-        out = output_activation(z, self.out_activation_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self._logits(X)
+            out = output_activation(z, self.out_activation_)
+        bad = ~np.isfinite(out).all(axis=0)
+        if bad.any():
+            raise ValueError(
+                f"The 'X' parameter of {type(self).__name__}.predict_proba has {int(bad.sum())} "
+                f"of {bad.size} samples on which the network's signal overflows (its weights "
+                f"are too large{', it diverged' if getattr(self, 'diverged_', False) else ''}): "
+                "no finite probability exists for them."
+            )
         if out.shape[0] == 1:
             return np.column_stack([1.0 - out[0], out[0]])
         return out.T
@@ -232,6 +268,34 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _inits_text(inits: list[Any]) -> str:
+    specs = list(dict.fromkeys(i.spec for i in inits))
+    return "init=" + ", ".join(repr(s) for s in specs)
+
+
+def _check_start(model: Any, params: engine.Params, inits: list[Any]) -> None:
+    """Refuse a start that holds NaN or inf: no model can be trained, or kept, from it."""
+    owner = type(model).__name__
+    for l, (W, b) in enumerate(zip(params.weights, params.biases), start=1):
+        for name, a in ((f"W{l}", W), (f"b{l}", b)):
+            bad = int(np.count_nonzero(~np.isfinite(a)))
+            if not bad:
+                continue
+            by_bias = name.startswith("b") and not (
+                isinstance(model.bias_init, str) and model.bias_init == "auto"
+            )
+            param, drawn = (
+                ("bias_init", f"bias_init={model.bias_init!r}")
+                if by_bias
+                else ("init", _inits_text(inits))
+            )
+            raise ValueError(
+                f"The {param!r} parameter of {owner} is invalid: the start it drew ({drawn}) "
+                f"holds {bad} non-finite values in {name}, so there is nothing to train. Use a "
+                "smaller scale."
+            )
 
 
 def _unstack(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._random import check_random_state
+from .._resources import check_memory
 from .._validation import check_number, check_spec
 from ..initializers import get_initializer
+from ._network import DivergedWarning
 
 __all__ = ["Perceptron"]
 
@@ -49,9 +52,14 @@ class Perceptron(ClassifierMixin, BaseEstimator):
     errors_ : list of int
         Updates (misclassifications) in each epoch.
     history_ : dict
-        ``"weights"``: array of shape (n_iter + 1, 1 + n_features), [b, w] at the start and
-        after every epoch.
+        ``"weights"``: array of shape (n_iter_ + 1, 1 + n_features), [b, w] at the start and
+        after every epoch; ``"diverged_at"``: the epoch that diverged, or None.
     n_iter_ : int
+        Epochs run: ``n_iter``, or fewer if training diverged.
+    diverged_ : bool
+        True when an update would have made the weights non-finite (``eta`` far too large for
+        the data's scale): training stopped there with a ``DivergedWarning``, and the model
+        keeps its last finite weights.
 
     Examples
     --------
@@ -90,28 +98,56 @@ class Perceptron(ClassifierMixin, BaseEstimator):
                 f": {self.classes_.tolist()!r}."
             )
         target = np.where(y_idx == 1, 1.0, -1.0)
+        # The path of the weights (one row per epoch) and the error counts are kept.
+        check_memory(
+            (8 * (1 + X.shape[1]) + 64) * (self.n_iter + 1),
+            f"Perceptron.fit ({self.n_iter:,} epochs, the weights after each kept)",
+        )
         rng = check_random_state(self.random_state)
         start = init(rng, (1, 1 + X.shape[1]), np.float64)[0]
+        if not np.isfinite(start).all():
+            raise ValueError(
+                f"The 'init' parameter of Perceptron is invalid: the start it drew "
+                f"({init.spec!r}) holds non-finite values, so there is nothing to train. Use a "
+                "smaller scale."
+            )
         b, w = start[0], start[1:].copy()
         eta = self.eta
         path = [start.copy()]
         self.errors_ = []
-        for _ in range(self.n_iter):
-            order = rng.permutation(len(X)) if self.shuffle else range(len(X))
-            errors = 0
-            for i in order:
-                xi = X[i]
-                prediction = 1.0 if np.dot(xi, w) + b >= 0.0 else -1.0
-                update = eta * (target[i] - prediction)
-                w += update * xi
-                b += update
-                errors += int(update != 0.0)
-            self.errors_.append(errors)
-            path.append(np.concatenate([[b], w]))
+        diverged_at = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(self.n_iter):
+                order = rng.permutation(len(X)) if self.shuffle else range(len(X))
+                errors = 0
+                for i in order:
+                    xi = X[i]
+                    prediction = 1.0 if np.dot(xi, w) + b >= 0.0 else -1.0
+                    update = eta * (target[i] - prediction)
+                    new_w, new_b = w + update * xi, b + update
+                    if update != 0.0:
+                        if not (np.isfinite(new_w).all() and np.isfinite(new_b)):
+                            diverged_at = epoch  # keep the last finite weights, stop
+                            break
+                        errors += 1
+                    w, b = new_w, new_b
+                self.errors_.append(errors)
+                path.append(np.concatenate([[b], w]))
+                if diverged_at is not None:
+                    break
         self.coef_ = w[None, :]
         self.intercept_ = np.array([b], dtype=np.float64)
-        self.n_iter_ = self.n_iter
-        self.history_ = {"weights": np.array(path)}
+        self.n_iter_ = len(self.errors_)
+        self.diverged_ = diverged_at is not None
+        self.history_ = {"weights": np.array(path), "diverged_at": diverged_at}
+        if self.diverged_:
+            warnings.warn(
+                f"Perceptron diverged in epoch {diverged_at}: an update would make the weights "
+                "non-finite (eta is too large for the data's scale). The model keeps its last "
+                "finite weights.",
+                DivergedWarning,
+                stacklevel=2,
+            )
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:

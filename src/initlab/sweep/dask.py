@@ -43,7 +43,7 @@ from typing import Any
 
 from .spec import Config, Record
 
-__all__ = ["run_on_dask"]
+__all__ = ["ClusterError", "connect", "run_on_dask"]
 
 _INSTALL = "initlab sweeps on a cluster need Dask: pip install 'initlab[dask]'"
 
@@ -54,6 +54,55 @@ def _distributed() -> Any:
     except ImportError as exc:
         raise ImportError(_INSTALL) from exc
     return distributed
+
+
+class ClusterError(RuntimeError):
+    """A chunk the cluster could not compute (it raised after its retries, or its workers kept
+    dying). The command line prints it on one line and exits 3; what was stored stays."""
+
+
+_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+
+
+def connect(address: Any, *, name: str = "scheduler", timeout: float = 10.0) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, checked before connecting.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` (the command line passes ``--scheduler``): an address that is not
+        ``SCHEME://HOST:PORT``, or a scheduler that cannot be reached within ``timeout`` s.
+    ImportError
+        If Dask distributed is not installed, with the command that installs it.
+    """
+    import re
+    import socket
+
+    distributed = _distributed()
+    allowed = "an address such as tcp://HOST:8786"
+    match = re.fullmatch(r"([a-z]+)://(\[[^\]]+\]|[^\s:/\[\]]+):(\d{1,5})/?", str(address))
+    if not isinstance(address, str) or not match or match.group(1) not in _SCHEMES:
+        raise ValueError(f"The {name!r} parameter must be {allowed}. Got {address!r} instead.")
+    scheme, host, port = match.group(1), match.group(2).strip("[]"), int(match.group(3))
+    if not 0 < port < 65536:
+        raise ValueError(f"The {name!r} parameter must be {allowed}. Got port {port} instead.")
+    if scheme == "tcp":
+        # A plain socket first: a Client that fails to connect complains again when collected.
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except OSError as exc:
+            raise ValueError(
+                f"The {name!r} parameter must be the address of a running Dask scheduler. "
+                f"Got {address!r}: cannot reach it ({exc.strerror or exc})."
+            ) from None
+    try:
+        return distributed.Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(
+            f"The {name!r} parameter must be the address of a running Dask scheduler. Got "
+            f"{address!r}: {exc}"
+        ) from None
 
 
 def _task_key(chunk: list[Config]) -> str:
@@ -96,10 +145,10 @@ def run_on_dask(
         If Dask distributed is not installed, with the command that installs it.
     ValueError
         For an empty chunk, two chunks with the same first config, or a bad ``retries``.
-    RuntimeError
-        If a chunk still fails after ``retries`` reruns (or its workers kept dying), naming the
-        chunk's first config key and the worker's exception. Chunks not yet finished are
-        cancelled; results delivered before stay delivered.
+    ClusterError
+        A RuntimeError: if a chunk still fails after ``retries`` reruns (or its workers kept
+        dying), naming the chunk's first config key and the worker's exception. Chunks not
+        yet finished are cancelled; results delivered before stay delivered.
 
     Notes
     -----
@@ -153,12 +202,13 @@ def run_on_dask(
             chunk = futures.pop(future)
             if future.status == "error":
                 exc = future.exception()
-                raise RuntimeError(
+                raise ClusterError(
                     f"The sweep chunk starting with config {chunk[0].key} ({len(chunk)} configs) "
-                    f"failed on the cluster after {retries} retries: {type(exc).__name__}: {exc}"
+                    f"failed on the cluster after {retries} retries: {type(exc).__name__}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                 ) from exc
             if future.status != "finished":
-                raise RuntimeError(
+                raise ClusterError(
                     f"The sweep chunk starting with config {chunk[0].key} ({len(chunk)} configs) "
                     f"did not finish on the cluster: its task was {future.status}."
                 )

@@ -28,16 +28,20 @@ from typing import Any
 import numpy as np
 
 from .. import engine
+from .._resources import check_disk, check_sweep
 from ..activations import get_activation
 from ..datasets import load_dataset
 from ..diagnostics.symmetry import symmetry_groups
 from .spec import METRICS, Config, Record, SweepSpec, load_spec
-from .store import Store
+from .store import _ACTIVE, Store, StoreError, new_owner
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "MEMORY_BUDGET", "chunk_size_for", "run_chunk", "sweep"]
 
 DEFAULT_CHUNK_SIZE = 256
 """Networks per chunk at most (fewer when their snapshots and activations would not fit)."""
+
+WAIT_FOR_OTHERS = 0.5
+"""Seconds between looks at the store while another process runs the configurations left."""
 
 MEMORY_BUDGET = 256 * 2**20
 """Bytes a chunk may use for its parameters, snapshots and activations (an estimate)."""
@@ -239,7 +243,10 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
         points = [(t, acc_curve[j, i]) for j, t in enumerate(checkpoints) if d < 0 or t <= d]
         if d < 0:
             points.append((n_iter, acc_curve[-1, i]))
-        reached = [t for t, a in points if a >= record.target_accuracy]
+        # A network whose very start had a non-finite loss (diverged at 0) has no finite model
+        # to measure: its accuracies are None, not those of NaN outputs.
+        start_failed = d == 0
+        reached = [t for t, a in points if a >= record.target_accuracy and not start_failed]
         width = None
         if "effective_width" in record.metrics:
             width = [
@@ -258,8 +265,8 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
                 "status": "diverged" if d >= 0 else "done",
                 "final_loss": _finite(curve[-1]),
                 "best_loss": float(finite.min()) if finite.size else None,
-                "train_accuracy": float(acc_curve[-1, i]),
-                "test_accuracy": None if test_acc is None else float(test_acc),
+                "train_accuracy": None if start_failed else float(acc_curve[-1, i]),
+                "test_accuracy": None if test_acc is None or start_failed else float(test_acc),
                 "iterations_to_target": reached[0] if reached else None,
                 "diverged": d >= 0,
                 "diverged_at": d if d >= 0 else None,
@@ -349,39 +356,107 @@ def sweep(
         )
     if not isinstance(store, Store):
         store = Store(store)
+    # Before any work: the sweep fits in memory, the store is initlab's and can be written, and
+    # what is left to store fits on its disk.
+    estimate = check_sweep(spec, chunk_size)
+    store.check_writable()
+    keys = {c.key for c in spec.configs()}
+    done = store.done_keys() & keys  # read-only: a foreign or damaged file is refused here
+    share = 1 - len(done) / len(keys)
+    check_disk(
+        int(estimate["disk"] * share),
+        os.path.dirname(os.path.abspath(store.path)),
+        f"The sweep {spec.name!r} ({len(keys) - len(done):,} configurations to store)",
+    )
+    store.prepare()
     store.register(spec)
-    done = store.done_keys()
-    chunks: list[list[Config]] = []
-    for members in spec.groups().values():
-        todo = [c for c in members if c.key not in done]
-        if not todo:
-            continue
-        size = chunk_size
-        if size is None:
-            data = _data(todo[0].config)
-            size = chunk_size_for(
-                todo[0].config, spec.record, data["n_features"], data["Y"].shape[0]
-            )
-        chunks.extend(todo[s : s + size] for s in range(0, len(todo), size))
-
     total = len(spec)
-    count = [total - sum(len(ch) for ch in chunks)]
+    count = [len(done)]
+    owner = new_owner()
 
     def on_result(results: list[dict[str, Any]]) -> None:
         # A chunk that ran twice (a Dask worker lost mid-chunk) is stored and counted once.
-        count[0] += store.write(results, sweep=spec.name)
+        count[0] += store.write(results, sweep=spec.id, owner=owner)
         if progress is not None:
             progress(count[0], total, results)
 
     if progress is not None:
         progress(count[0], total, [])
-    if executor is None:
-        for chunk in chunks:
-            on_result(run_chunk(chunk, spec.record, backend))
-    elif chunks:
-        from .dask import run_on_dask
-
-        run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
+    _ACTIVE.add(owner)
+    try:
+        _run_shared(spec, store, owner, executor, chunk_size, backend, on_result, count, progress)
+    except StoreError as exc:  # a full disk, say: what is stored stays, the rerun resumes
+        raise StoreError(
+            f"{exc} ({count[0]} of {total} configurations of {spec.name!r} are stored.)"
+        ) from None
+    finally:
+        _ACTIVE.discard(owner)
+        try:
+            store.release(owner)
+        except StoreError:  # a full disk: a dead owner's claims are taken over anyway
+            pass
     from ..report import SweepTable  # still a DataFrame; a notebook shows it as initlab's HTML
 
-    return SweepTable(store.frame(spec.name))
+    return SweepTable(store.frame(spec.id))
+
+
+def _chunks(spec: SweepSpec, todo: set[str], chunk_size: int | None) -> list[list[Config]]:
+    """The configurations of ``todo`` in chunks of one group each, in expansion order."""
+    chunks: list[list[Config]] = []
+    for members in spec.groups().values():
+        group = [c for c in members if c.key in todo]
+        if not group:
+            continue
+        size = chunk_size
+        if size is None:
+            data = _data(group[0].config)
+            size = chunk_size_for(
+                group[0].config, spec.record, data["n_features"], data["Y"].shape[0]
+            )
+        chunks.extend(group[s : s + size] for s in range(0, len(group), size))
+    return chunks
+
+
+def _run_shared(spec, store, owner, executor, chunk_size, backend, on_result, count, progress):
+    """Run what the store lacks, sharing it with any other process running the same sweep.
+
+    Each chunk's keys are claimed before it runs and released when it is stored; a key another
+    live process holds is left to it, and waited for at the end (a dead process's claims are
+    taken over, so a sweep killed with ``kill -9`` loses nothing and blocks no one).
+    """
+    keys = {c.key for c in spec.configs()}
+    first = True
+    while True:
+        todo = keys - store.done_keys()
+        if not todo:
+            return
+        if not first:  # what is left is claimed: take over the claims of dead sweeps, if any
+            todo = set(store.claim(sorted(todo), owner))
+            if not todo:
+                time.sleep(WAIT_FOR_OTHERS)
+                stored = len(keys & store.done_keys())
+                if progress is not None and stored != count[0]:
+                    count[0] = stored
+                    progress(stored, len(spec), [])
+                continue
+        first = False
+        chunks = _chunks(spec, todo, chunk_size)
+        if executor is None:
+            for chunk in chunks:
+                mine = set(store.claim([c.key for c in chunk], owner))
+                if mine:
+                    on_result(run_chunk([c for c in chunk if c.key in mine], spec.record, backend))
+        else:
+            from .dask import ClusterError, run_on_dask
+
+            mine = set(store.claim([c.key for ch in chunks for c in ch], owner))
+            chunks = [[c for c in ch if c.key in mine] for ch in chunks]
+            chunks = [ch for ch in chunks if ch]
+            if chunks:
+                try:
+                    run_on_dask(executor, chunks, spec.record, on_result, backend=backend)
+                except ClusterError as exc:
+                    raise ClusterError(
+                        f"{exc} ({count[0]} of {len(spec)} configurations of {spec.name!r} are "
+                        "stored: run the same command again to resume.)"
+                    ) from exc

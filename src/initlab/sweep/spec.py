@@ -22,16 +22,21 @@ axis's values in the order given, the last key (``seed``) varying fastest.
 
 Each configuration is normalized (every key present, defaults filled, specs rewritten in their
 canonical form, integers that stand for floats made floats) and hashed: its ``key`` is the first
-16 hex digits of the sha256 of its canonical JSON, and its ``seed`` is drawn from the sweep seed
-and the key alone, so a configuration's key and seed never depend on the other configurations.
+16 hex digits of the sha256 of its canonical JSON with the ``[record]`` table (what is stored
+depends on both), and its ``seed`` is drawn from the sweep seed and the configuration alone, so a
+configuration's key and seed never depend on the other configurations. Expansion is lazy: the
+number of configurations is the product of the axes' lengths, known before any is built, and a
+seed range stays a ``range``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import itertools
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -42,8 +47,9 @@ from typing import Any
 import numpy as np
 
 from .. import engine
+from .._resources import check_memory
 from .._spec import format_spec, parse_spec
-from .._validation import check_dtype, check_number, check_option
+from .._validation import check_dtype, check_input_file, check_number, check_option, check_seed
 from ..activations import ACTIVATIONS, get_activation
 from ..datasets import DATASETS, load_dataset
 from ..initializers import INITIALIZERS, get_initializer
@@ -199,11 +205,7 @@ def _loader_args(key: str, dataset: str, args: Any) -> dict[str, Any]:
     for name, p in params.items():
         v = args.get(name, p.default)
         if name == "random_state":
-            v = (
-                0
-                if v is None
-                else check_number(_GRID, f"{key}.random_state", v, integer=True, low=0)
-            )
+            v = 0 if v is None else check_seed(_GRID, f"{key}.random_state", v)
         elif isinstance(p.default, float) and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
         out[name] = v
@@ -275,7 +277,7 @@ def _axis(key: str, value: Any) -> tuple[list[Any], bool]:
             return list(value), True
         return [value], False
     if key == "seed" and isinstance(value, Mapping):
-        return _seed_range(value), True
+        return _seed_range(value), True  # type: ignore[return-value]
     if isinstance(value, list | tuple):
         if not value:
             raise _fail(_GRID, key, "a value or a non-empty list of values", value)
@@ -283,7 +285,8 @@ def _axis(key: str, value: Any) -> tuple[list[Any], bool]:
     return [_scalar(key, value)], False
 
 
-def _seed_range(value: Mapping[str, Any]) -> list[int]:
+def _seed_range(value: Mapping[str, Any]) -> range:
+    """A range of seeds, kept lazy: its length is known without listing it."""
     unknown = [k for k in value if k not in ("start", "stop", "step")]
     if unknown or "stop" not in value:
         raise _fail(
@@ -292,7 +295,7 @@ def _seed_range(value: Mapping[str, Any]) -> list[int]:
     start = check_number(_GRID, "seed.start", value.get("start", 0), integer=True, low=0)
     stop = check_number(_GRID, "seed.stop", value["stop"], integer=True)
     step = check_number(_GRID, "seed.step", value.get("step", 1), integer=True, low=1)
-    seeds = list(range(start, stop, step))
+    seeds = range(start, stop, step)
     if not seeds:
         raise _fail(_GRID, "seed", "a non-empty range (start < stop)", dict(value))
     return seeds
@@ -310,11 +313,13 @@ class Config:
     Attributes
     ----------
     key : str
-        16 hex digits: the sha256 of :attr:`json`. Equal for equal normalized configs, whatever
-        grid they came from and however their specs were written.
+        16 hex digits: the sha256 of :attr:`json` and the sweep's :class:`Record`, everything
+        that changes the stored result. Equal for equal normalized configs recorded alike,
+        whatever grid they came from and however their specs were written.
     seed : int
         The configuration's own seed in [0, 2**63) (fits an SQLite INTEGER), from
-        ``SeedSequence([sweep_seed, int(key, 16)])``: draw its start and batches from it.
+        ``SeedSequence([sweep_seed, h])`` where ``h`` is the hash of :attr:`json` alone (so what
+        is recorded never changes the start): draw its start and batches from it.
     group : str
         16 hex digits identifying what can share one engine stack (:data:`GROUP_KEYS`).
     json : str
@@ -432,6 +437,7 @@ class SweepSpec:
             return loaded[k]
 
         out = []
+        record = dataclasses.asdict(self.record)
         for values in itertools.product(*(self.grid[k] for k in GRID_KEYS)):
             c = dict(zip(GRID_KEYS, values, strict=True))
             c["dataset_args"] = args("dataset_args", c["dataset"], c["dataset_args"])
@@ -439,8 +445,13 @@ class SweepSpec:
             # The sweep seed decides the start as much as any grid key does, so it is hashed too:
             # a store keyed by ``key`` never mixes two sweeps that differ only in their seed.
             c["sweep_seed"] = self.seed
-            key = _hash(c)
-            state = np.random.SeedSequence([self.seed, int(key, 16)]).generate_state(1, np.uint64)
+            # The start and the batches depend on the configuration alone; the stored result
+            # depends on what is recorded too, so the key covers the [record] table as well.
+            trained = _hash(c)
+            key = _hash({"config": c, "record": record})
+            state = np.random.SeedSequence([self.seed, int(trained, 16)]).generate_state(
+                1, np.uint64
+            )
             group = _hash({k: c[k] for k in GROUP_KEYS})
             out.append(Config(key, int(state[0] >> np.uint64(1)), group, _canonical_json(c)))
         return tuple(out)
@@ -457,7 +468,21 @@ class SweepSpec:
         return out
 
     def __len__(self) -> int:
-        return len(self._configs)
+        # The product of the axes' lengths: known without expanding the grid.
+        return math.prod(len(v) for v in self.grid.values())
+
+    @cached_property
+    def id(self) -> str:
+        """16 hex digits identifying the sweep by its content (seed, grid, record), not its name:
+        two spec files with the same name and different grids are two sweeps; the same grid
+        saved under two names is one."""
+        return _hash(
+            {
+                "seed": self.seed,
+                "grid": {k: list(v) for k, v in self.grid.items()},
+                "record": dataclasses.asdict(self.record),
+            }
+        )
 
     def __repr__(self) -> str:
         axes = ", ".join(f"{k}: {len(v)}" for k, v in self.axes.items())
@@ -509,12 +534,20 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepSpec:
     """
     name = "sweep"
     if isinstance(source, str | os.PathLike):
-        path = os.fspath(source)
+        path = os.fspath(check_input_file("load_spec", "source", source))
+        check_memory(20 * os.path.getsize(path), f"Reading the sweep spec {path!r}")
         with open(path, "rb") as f:
-            try:
-                source = tomllib.load(f)
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"The sweep spec {path!r} is not valid TOML: {exc}") from None
+            data = f.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\x00" in text:
+            raise ValueError(f"The sweep spec {path!r} is not a TOML file: it holds binary data.")
+        try:
+            source = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"The sweep spec {path!r} is not valid TOML: {exc}") from None
         name = os.path.splitext(os.path.basename(path))[0]
     top = _check_keys(_SPEC, source, SPEC_KEYS, "spec")
     name = top.get("name", name)
@@ -532,6 +565,10 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> SweepSpec:
     axes: dict[str, tuple[Any, ...]] = {}
     for key in GRID_KEYS:
         values, is_axis = _axis(key, raw.get(key, _DEFAULTS.get(key)))
+        if isinstance(values, range):  # distinct by construction, and maybe huge: kept lazy
+            grid[key] = values  # type: ignore[assignment]
+            axes[key] = values  # type: ignore[assignment]
+            continue
         seen: dict[str, Any] = {}
         for v in values:
             j = _canonical_json(v)
