@@ -143,9 +143,10 @@ def test_the_crash_in_forward_names_the_line(models, capsys):
 
 
 def test_terabytes_are_refused_before_allocating(models, capsys):
-    # 100000 x 3 x 1024 x 1024 float32 = 1.26 TB: refused with both numbers, at once.
+    # 100000 x 3 x 1024 x 1024 float32 = 1.26e12 bytes = 1.1 TiB: refused with both numbers,
+    # at once.
     _, _, err = run([f"{models}:healthy", "--input-shape", "100000,3,1024,1024"], capsys)
-    assert "1.26 TB" in err and "available" in err
+    assert "needs 1.1 TiB" in err and "available" in err
 
 
 def test_a_file_that_exits_or_crashes_on_import(tmp_path, capsys):

@@ -901,31 +901,6 @@ def _input_range(text: str | None, integer: bool) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory available now (Linux's MemAvailable), or None where it is not known."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        import os
-
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _bytes(n: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.3g} {unit}" if unit != "bytes" else f"{int(n)} bytes"
-        n /= 1000
-    return f"{n:.3g} EB"  # pragma: no cover
-
-
 def _example_input(args: argparse.Namespace, torch: Any) -> Any:
     """The example batch the command line draws: --input-shape, --input-dtype, --input-range,
     from a generator seeded with --seed; refused before allocating when it cannot fit."""
@@ -940,14 +915,16 @@ def _example_input(args: argparse.Namespace, torch: Any) -> Any:
     }[args.input_dtype]
     integer = not dtype.is_floating_point
     bounds = _input_range(args.input_range, integer)
+    from ._resources import format_size, memory_limit
+
     need = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
-    have = _available_memory()
+    limit, source = memory_limit()
     # The forward pass needs several times its input: refuse an input that alone would take
-    # more than half of what is free, before allocating it.
-    if have is not None and need > have / 2:
+    # more than half of the memory allowed, before allocating it.
+    if need > limit / 2:
         raise UsageError(
-            f"--input-shape {args.input_shape} needs {_bytes(need)} for the input alone (and "
-            f"the forward pass several times that); this machine has {_bytes(have)} available. "
+            f"--input-shape {args.input_shape} needs {format_size(need)} for the input alone "
+            f"(and the forward pass several times that); {source.format(format_size(limit))}. "
             "Use a smaller batch."
         )
     g = torch.Generator().manual_seed(args.seed)
