@@ -1,5 +1,7 @@
 """Spec strings: one parser, round trips, and errors that say what is allowed."""
 
+import keyword
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,7 +10,11 @@ from hypothesis import strategies as st
 from initlab import check_random_state
 from initlab._spec import format_spec, parse_spec
 
-names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+# Python's keywords (as, if, in, ...) cannot be names in a spec, whose grammar is Python's call
+# syntax; no scheme, activation or parameter is one.
+names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
+    lambda s: not keyword.iskeyword(s)
+)
 values = st.one_of(
     st.integers(-(10**6), 10**6),
     st.floats(allow_nan=False, allow_infinity=False),

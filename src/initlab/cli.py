@@ -35,7 +35,9 @@ EXAMPLES = {
   initlab check --init zeros                      why the course's zero start cannot learn
   initlab check --hidden 64,64,64 --activation tanh --init "normal(std=0.01)"
   initlab check model.py:make_model --input-shape 64,3,32,32 --json
-exit status: 0 healthy, 1 not healthy (so it can gate a training script), 2 bad input""",
+  initlab check gpt.py:build --input-shape 4,128 --input-dtype long --input-range 0,50257
+exit status: 0 healthy, 1 not healthy (so it can gate a training script), 2 bad input,
+3 a crash (in the model's own code, or in initlab)""",
     "train": """examples:
   initlab train                                   the course's circles experiment, He start
   initlab train --init zeros --init "normal(std=10)" --init he_normal --out runs/
@@ -320,7 +322,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--input-shape",
         metavar="N,C,...",
-        help="shape of the example input for a PyTorch model, batch first, such as 64,3,32,32",
+        help="shape of the example input for a PyTorch model, batch first, such as 64,3,32,32 "
+        "(not needed when FACTORY returns (model, example_input))",
+    )
+    c.add_argument(
+        "--input-dtype",
+        default="float32",
+        choices=TORCH_INPUT_DTYPES,
+        help="dtype of the example input (default: float32); long or int for token ids",
+    )
+    c.add_argument(
+        "--input-range",
+        metavar="LOW,HIGH",
+        help="draw the example input uniformly in [LOW, HIGH) (integers for long and int, such "
+        "as 0,50257 for GPT-2's token ids; without it floats are standard normal)",
     )
     _model_options(c, list_datasets(), list_activations())
     c.add_argument("--atol", default=0.0, help="tolerance for equal units (default 0)")
@@ -839,10 +854,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- check ------------------------------------------------------------------------------------
 
 
+TORCH_INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "long", "int")
+
+
+class _ModelCodeError(Exception):
+    """The user's model code crashed (on import, in the factory or in forward): exit status 3."""
+
+
 def _shape(text: str | None) -> tuple[int, ...]:
     if not text:
         raise UsageError(
-            "--input-shape is needed for a PyTorch model, such as --input-shape 64,10."
+            "--input-shape is needed for a PyTorch model, such as --input-shape 64,10 (or let "
+            "FACTORY return (model, example_input))."
         )
     try:
         shape = tuple(int(v) for v in text.replace(" ", "").split(","))
@@ -854,6 +877,72 @@ def _shape(text: str | None) -> tuple[int, ...]:
             f"64,3,32,32. Got {text!r}."
         )
     return shape
+
+
+def _input_range(text: str | None, integer: bool) -> tuple[float, float] | None:
+    if text is None:
+        if integer:
+            raise UsageError(
+                "--input-dtype long and int need --input-range LOW,HIGH for the token ids or "
+                "classes, such as --input-range 0,50257."
+            )
+        return None
+    parts = text.replace(" ", "").split(",")
+    try:
+        lo, hi = (int(v) if integer else float(v) for v in parts)
+    except ValueError:
+        lo = hi = None
+    if len(parts) != 2 or lo is None or not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        kind = "integers" if integer else "numbers"
+        raise UsageError(
+            f"--input-range must be two finite {kind} LOW,HIGH with LOW < HIGH, such as 0,50257. "
+            f"Got {text!r}."
+        )
+    return lo, hi
+
+
+def _example_input(args: argparse.Namespace, torch: Any) -> Any:
+    """The example batch the command line draws: --input-shape, --input-dtype, --input-range,
+    from a generator seeded with --seed; refused before allocating when it cannot fit."""
+    shape = _shape(args.input_shape)
+    dtype = {
+        "float32": torch.float32,
+        "float64": torch.float64,
+        "float16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "long": torch.int64,
+        "int": torch.int32,
+    }[args.input_dtype]
+    integer = not dtype.is_floating_point
+    bounds = _input_range(args.input_range, integer)
+    from ._resources import format_size, memory_limit
+
+    need = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    limit, source = memory_limit()
+    # The forward pass needs several times its input: refuse an input that alone would take
+    # more than half of the memory allowed, before allocating it.
+    if need > limit / 2:
+        raise UsageError(
+            f"--input-shape {args.input_shape} needs {format_size(need)} for the input alone "
+            f"(and the forward pass several times that); {source.format(format_size(limit))}. "
+            "Use a smaller batch."
+        )
+    g = torch.Generator().manual_seed(args.seed)
+    if integer:
+        return torch.randint(int(bounds[0]), int(bounds[1]), shape, generator=g, dtype=dtype)
+    if bounds is not None:
+        lo, hi = bounds
+        return (torch.rand(shape, generator=g, dtype=torch.float64) * (hi - lo) + lo).to(dtype)
+    return torch.randn(shape, generator=g, dtype=torch.float64).to(dtype)
+
+
+def _where(exc: BaseException, path: str) -> str:
+    """The innermost line of the user's file in a traceback, as file:line."""
+    import traceback
+
+    name = Path(path).resolve()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == name]
+    return f" (at {Path(path).name}:{frames[-1].lineno})" if frames else ""
 
 
 def _load_factory(target: str) -> Any:
@@ -869,8 +958,16 @@ def _load_factory(target: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file: report whatever it raised, on one line
-        raise UsageError(f"{path!r} failed to import: {type(exc).__name__}: {exc}") from None
+    except SystemExit as exc:  # a script's sys.exit() at import time: not a module to import
+        raise UsageError(
+            f"{path!r} called sys.exit({exc.code!r}) while being imported; put the script part "
+            "under if __name__ == '__main__': so that FACTORY can be imported"
+        ) from None
+    except Exception as exc:  # the user's file crashed: its exception on one line
+        raise _ModelCodeError(
+            f"the model's code crashed: {path!r} raised {type(exc).__name__} while being "
+            f"imported: {_first_line(exc)}{_where(exc, path)}"
+        ) from None
     factory = getattr(module, name, None)
     if not callable(factory):
         found = [k for k, v in vars(module).items() if callable(v) and not k.startswith("_")]
@@ -880,31 +977,76 @@ def _load_factory(target: str) -> Any:
     return factory
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _required_inputs(module: Any) -> list[str]:
+    import inspect
+
+    try:
+        sig = inspect.signature(module.forward)
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name
+        for p in sig.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+
+
 def _check_torch(args: argparse.Namespace) -> list[Any]:
-    shape = _shape(args.input_shape)
     factory = _load_factory(args.model)
     try:
         import torch
 
         from .torch import check
+        from .torch._probe import ModelError
     except ImportError:
         raise UsageError(
             "checking a PyTorch model needs PyTorch: pip install 'initlab[torch]'"
         ) from None
     try:
-        module = factory()
-    except Exception as exc:
-        raise UsageError(f"{args.model} raised {type(exc).__name__}: {exc}") from None
-    if not isinstance(module, torch.nn.Module):
+        made = factory()
+    except SystemExit as exc:
         raise UsageError(
-            f"{args.model} must return a torch.nn.Module. Got {type(module).__name__}."
+            f"{args.model} called sys.exit({exc.code!r}) instead of returning a model"
+        ) from None
+    except Exception as exc:
+        raise _ModelCodeError(
+            f"the model's code crashed: {args.model} raised {type(exc).__name__}: "
+            f"{_first_line(exc)}{_where(exc, args.model.rpartition(':')[0])}"
+        ) from None
+    example = None
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
+        made, example = made
+    if not isinstance(made, torch.nn.Module):
+        raise UsageError(
+            f"{args.model} must return a torch.nn.Module, or (module, example_input). "
+            f"Got {type(made).__name__}."
         )
-    x = torch.randn(shape, generator=torch.Generator().manual_seed(args.seed))
+    if example is not None and args.input_shape:
+        raise UsageError(
+            f"{args.model} returns its own example input: drop --input-shape (or return the "
+            "model alone)."
+        )
+    if example is None:
+        required = _required_inputs(made)
+        if len(required) > 1:
+            raise UsageError(
+                f"{type(made).__name__}.forward takes {len(required)} inputs "
+                f"({', '.join(required)}); the command line feeds one: let {args.model} return "
+                "(model, example_input) with a tuple of them."
+            )
+        example = _example_input(args, torch)
     try:
-        return [check(module, x, atol=args.atol)]
-    except (RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"--input-shape {shape} does not fit the model: {first}") from None
+        return [check(made, example, atol=args.atol)]
+    except ModelError as exc:
+        raise _ModelCodeError(f"the model's code crashed: {exc}") from None
+    except ValueError as exc:
+        what = f"--input-shape {args.input_shape}" if args.input_shape else "the example input"
+        raise UsageError(f"{what} does not fit the model: {_first_line(exc)}") from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -913,10 +1055,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .diagnostics import diagnose
 
     if args.model:
-        diagnoses = _check_torch(args)
+        try:
+            diagnoses = _check_torch(args)
+        except _ModelCodeError as exc:  # the user's code, not initlab's: said so, status 3
+            print(f"initlab: error: {exc}", file=sys.stderr)
+            return EXIT_INTERNAL
     else:
-        if args.input_shape:
-            raise UsageError("--input-shape goes with a PyTorch model (FILE.py:FACTORY).")
+        given = [
+            flag
+            for flag, value in (
+                ("--input-shape", args.input_shape),
+                ("--input-dtype", args.input_dtype != "float32"),
+                ("--input-range", args.input_range),
+            )
+            if value
+        ]
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} {'goes' if len(given) == 1 else 'go'} with a PyTorch "
+                "model (FILE.py:FACTORY)."
+            )
         X, y, _, _ = _load(args)
         models = [_model(args, init) for init in (args.init or ["auto"])]
         diagnoses = [diagnose(clf, X, y, atol=args.atol) for clf in models]

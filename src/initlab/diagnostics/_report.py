@@ -43,6 +43,17 @@ VANISH_TOTAL = 1e-2
 EXPLODE_TOTAL = 1e2
 SATURATED_SHARE = 0.5
 DEAD_SHARE = 0.5
+# A sigmoid or tanh unit is in its flat part where its derivative is below 2% of its peak:
+# |tanh(z)| > 0.99 (tanh' = 1 - a^2 < 0.0199), and for sigmoid, whose derivative is
+# (1 - tanh(z / 2)^2) / 4, |2 a - 1| > 0.99 (a below 0.005 or above 0.995).
+FLAT_TANH = 0.99
+# Values within this distance of a bound are "at" it: the textbook loss -log p is inf or huge.
+AT_BOUND = 1e-6
+# Layer roles whose scale is not judged against their reference: a residual branch's output is
+# small on purpose (it is added to a stream that carries the signal), a head may start small on
+# purpose (its loss is judged instead), a constant input gives a constant output by
+# construction, and a recognised zero start is zero by design.
+UNJUDGED_ROLES = ("residual branch", "output", "constant input", "zero start")
 
 
 @dataclass
@@ -54,6 +65,8 @@ class Finding:
     suggestion: str = ""
     layer: str | None = None
     severity: str = "error"  # "error", "warning" or "info"
+    # Keyword arguments of initlab.torch.apply that carry out the suggestion (PyTorch only).
+    fix: dict[str, Any] | None = None
 
 
 @dataclass
@@ -64,9 +77,19 @@ class LayerReport:
     all samples and units, and the std over samples pooled over units, sqrt(mean over units of each
     unit's variance over samples), the part of the signal that changes with the input (a bias
     shifts a unit by a constant, which carries nothing about the input). ``std_ratio`` is act_std
-    over the previous layer's act_std (the input's for the first layer). ``dead_units`` are units
+    over the reference's (the previous layer's for initlab's models, the input's for the first;
+    for PyTorch modules the start of the layer's chain, ``reference``). ``dead_units`` are units
     whose activation is zero on every sample (ReLU family); ``saturated_share`` is the share of
-    activations within 1e-6 of a bound of sigmoid or tanh (or exactly at it in floating point).
+    sigmoid or tanh outputs in the flat part, where the derivative is below 2% of its peak
+    (``|tanh| > 0.99``); ``at_bound_share`` the share within 1e-6 of a bound.
+
+    ``kind`` names the layer's type (its class), ``family`` what it is to the check (weight,
+    embedding, norm, attention, recurrent, param: a raw parameter used by a function call, add: a
+    residual add); ``role`` is "" for a layer on the main path, or one of
+    "residual branch" (its output is added to a residual stream), "residual stream" (the sum
+    itself), "output", "constant input", "zero start" (``UNJUDGED_ROLES`` are not judged for
+    vanishing or exploding). ``error_rms`` is the root mean square of the error dL/dz reaching
+    the layer's output.
     """
 
     name: str
@@ -83,6 +106,13 @@ class LayerReport:
     effective_width: int | None = None
     groups: list[list[int]] = field(default_factory=list)  # groups of 2+ interchangeable units
     verdict: str = "healthy"
+    kind: str = ""
+    family: str = ""  # weight, embedding, norm, attention, recurrent, param, add
+    role: str = ""
+    reference: str | None = None  # what std_ratio compares with
+    reference_std: float | None = None
+    error_rms: float | None = None
+    at_bound_share: float | None = None
 
 
 @dataclass
@@ -114,6 +144,12 @@ class Diagnosis:
         The loss on the data given, where a target was given.
     model : str
         What was diagnosed.
+    notes : list of str
+    coverage : float or None
+        The share of the model's parameters (elements, a shared tensor counted once) in the
+        layers that were analysed; 1.0 when nothing was left out.
+    unanalysed : list of str
+        The parameters that were not analysed (scanned only for non-finite and all-zero values).
     """
 
     verdict: str
@@ -123,6 +159,8 @@ class Diagnosis:
     loss: float | None = None
     model: str = ""
     notes: list[str] = field(default_factory=list)
+    coverage: float | None = None
+    unanalysed: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -133,64 +171,23 @@ class Diagnosis:
         return _jsonable(asdict(self) | {"healthy": self.healthy})
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.table import Table
-
-        colour = "green" if self.healthy else "red"
-        yield f"[bold]{self.model}[/]: verdict [bold {colour}]{self.verdict}[/]"
-        if self.loss is not None:
-            yield f"loss on the data given: {self.loss:.6g}"
-        layers = Table(title="Layers (on the batch given)", title_justify="left")
-        left = ("layer", "act", "verdict")
-        for col in (
-            "layer",
-            "units",
-            "width",
-            "act",
-            "z mean",
-            "z std",
-            "a std",
-            "ratio",
-            "dead",
-            "saturated",
-            "grad |W|",
-            "verdict",
-        ):
-            layers.add_column(col, justify="left" if col in left else "right", no_wrap=True)
-        for r in self.layers:
-            layers.add_row(
-                r.name,
-                str(r.units),
-                "-" if r.effective_width is None else str(r.effective_width),
-                r.activation,
-                _g(r.preact_mean),
-                _g(r.preact_std),
-                _g(r.act_std),
-                _g(r.std_ratio),
-                str(len(r.dead_units)) if r.dead_units else "0",
-                "-" if r.saturated_share is None else f"{r.saturated_share:.0%}",
-                _g(r.weight_grad_norm),
-                r.verdict,
-            )
-        yield layers
-        if self.blocks:
-            blocks = Table(title="Gradients (per parameter block)", title_justify="left")
-            for col in ("block", "shape", "grad norm", "why zero"):
-                blocks.add_column(col, justify="right" if col == "grad norm" else "left")
-            for b in self.blocks:
-                blocks.add_row(
-                    b.name,
-                    "x".join(map(str, b.shape)),
-                    _g(b.grad_norm),
-                    b.cause or ("" if not b.zero else "(zero)"),
-                )
-            yield blocks
+        # The answer first (the verdict, then each finding's sentence), the evidence after.
         from rich.markup import escape
 
+        colour = "green" if self.healthy else "red"
+        yield f"[bold]{escape(self.model)}[/]: verdict [bold {colour}]{self.verdict}[/]"
+        if self.loss is not None:
+            yield f"loss on the data given: {self.loss:.6g}"
+        if self.coverage is not None and self.coverage < 1:
+            yield f"analysed: {self.coverage:.1%} of the parameters (see the notes)"
         for f in self.findings:
             mark = {"error": "[red]x[/]", "warning": "[yellow]![/]", "info": "[blue]i[/]"}
             yield f"{mark.get(f.severity, '-')} {escape(f.message)}"
             if f.suggestion:
                 yield f"    -> {escape(f.suggestion)}"
+        yield _layer_table(self.layers, options.max_width)
+        if self.blocks:
+            yield _block_table(self.blocks)
         for n in self.notes:
             yield f"[dim]{escape(n)}[/]"
 
@@ -222,6 +219,146 @@ class _Null:
         pass
 
 
+# Terminals narrower than this get the compact layer table: name, activation, std, ratio, verdict.
+WIDE = 120
+_ROLE = {
+    "residual branch": "branch",
+    "residual stream": "stream",
+    "output": "output",
+    "constant input": "const",
+    "zero start": "zero",
+}
+
+
+def _fold(name: str, width: int) -> str:
+    """A long module name on several lines, each broken after a dot."""
+    lines, line = [], ""
+    for part in name.replace(".", ".\0").split("\0"):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = "  "
+        line += part
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _verdict_cell(r: LayerReport) -> str:
+    if r.verdict == "dead" and r.units:
+        return f"dead {len(r.dead_units)}/{r.units}"
+    if r.verdict == "saturated" and r.saturated_share is not None:
+        return f"saturated {r.saturated_share:.0%}"
+    if r.verdict == "symmetric" and r.effective_width is not None:
+        return f"symmetric {r.effective_width}/{r.units}"
+    return r.verdict
+
+
+def _layer_table(rows: list[LayerReport], width: int) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    title = "Layers (on the batch given; ratio: std over the start of its chain)"
+    if width >= WIDE:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        cols = (
+            "layer",
+            "units",
+            "width",
+            "act",
+            "z mean",
+            "z std",
+            "a std",
+            "ratio",
+            "dead",
+            "saturated",
+            "grad |W|",
+            "role",
+            "verdict",
+        )
+        left = ("layer", "act", "role", "verdict")
+        for col in cols:
+            table.add_column(col, justify="left" if col in left else "right", no_wrap=True)
+        for r in rows:
+            table.add_row(
+                r.name,
+                str(r.units),
+                "-" if r.effective_width is None else str(r.effective_width),
+                r.activation,
+                _g(r.preact_mean),
+                _g(r.preact_std),
+                _g(r.act_std),
+                _g(r.std_ratio),
+                str(len(r.dead_units)) if r.dead_units else "0",
+                "-" if r.saturated_share is None else f"{r.saturated_share:.0%}",
+                _g(r.weight_grad_norm),
+                _ROLE.get(r.role, r.role),
+                r.verdict,
+            )
+        return table
+    # Compact: the name takes what the other columns leave, folded at dots when longer.
+    verdicts = [_verdict_cell(r) for r in rows]
+    acts = [
+        "-" if r.family in ("norm", "embedding", "add") else r.activation.split("(")[0]
+        for r in rows
+    ]
+    fixed = {
+        "act": max([3, *map(len, acts)]),
+        "a std": 7,
+        "ratio": 7,
+        "role": max([4, *(len(_ROLE.get(r.role, r.role)) for r in rows)]),
+        "verdict": max([7, *map(len, verdicts)]),
+    }
+    # Between two columns: a space of padding each side and the box's separator (no edges).
+    gaps = 3 * len(fixed)
+    longest = max([5, *(len(r.name) for r in rows)])
+    name_width = max(16, min(longest, width - sum(fixed.values()) - gaps))
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
+    table.add_column("layer", no_wrap=True, min_width=min(longest, name_width))
+    for col, w in fixed.items():
+        justify = "right" if col in ("a std", "ratio") else "left"
+        table.add_column(col, justify=justify, no_wrap=True, min_width=w)
+    for r, verdict, act in zip(rows, verdicts, acts):
+        table.add_row(
+            _fold(r.name, name_width),
+            act,
+            _g(r.act_std),
+            _g(r.std_ratio),
+            _ROLE.get(r.role, r.role),
+            verdict,
+        )
+    return table
+
+
+def _block_table(blocks: list[BlockReport], limit: int = 24) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    shown = blocks if len(blocks) <= limit else [b for b in blocks if b.zero]
+    if not shown:
+        return (
+            f"Gradients: all {len(blocks)} parameter blocks have a non-zero gradient "
+            "(Diagnosis.blocks gives each norm)."
+        )
+    title = "Gradients (per parameter block)"
+    if len(shown) < len(blocks):
+        title += (
+            f": the {len(shown)} of {len(blocks)} blocks with a zero gradient "
+            "(Diagnosis.blocks has them all)"
+        )
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("block", "shape", "grad norm", "why zero"):
+        table.add_column(col, justify="right" if col == "grad norm" else "left")
+    for b in shown:
+        table.add_row(
+            b.name,
+            "x".join(map(str, b.shape)),
+            _g(b.grad_norm),
+            b.cause or ("" if not b.zero else "(zero)"),
+        )
+    return table
+
+
 def _g(x: float | None) -> str:
     if x is None:
         return "-"
@@ -238,6 +375,22 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)
     return x
+
+
+def flat_share(a: np.ndarray, activation: str) -> tuple[float | None, float | None]:
+    """The share of sigmoid or tanh outputs ``a`` in the flat part (derivative below 2% of its
+    peak) and the share within ``AT_BOUND`` of a bound; (None, None) for other activations."""
+    base = activation.split("(")[0]
+    if base not in ("sigmoid", "tanh"):
+        return None, None
+    a = np.asarray(a, dtype=np.float64)
+    if base == "sigmoid":
+        lo, u = 0.0, 2 * a - 1
+    else:
+        lo, u = -1.0, a
+    flat = float((np.abs(u) > FLAT_TANH).mean())
+    near = float(((np.abs(a - 1.0) <= AT_BOUND) | (np.abs(a - lo) <= AT_BOUND)).mean())
+    return flat, near
 
 
 def layer_signal(
@@ -271,22 +424,19 @@ def layer_signal(
             act_std=act_std,
             std_ratio=ratio,
         )
-    base = activation.split("(")[0]
-    if base in ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus"):
+    if activation.split("(")[0] == "relu":
         # Zero on every sample: for ReLU no gradient can reach the unit's weights again.
-        report.dead_units = (
-            np.flatnonzero(~(a_units != 0).any(axis=1)).tolist() if base == "relu" else []
-        )
-    if base in ("sigmoid", "tanh"):
-        lo = 0.0 if base == "sigmoid" else -1.0
-        near = (np.abs(a - 1.0) <= 1e-6) | (np.abs(a - lo) <= 1e-6)
-        report.saturated_share = float(near.mean())
+        report.dead_units = np.flatnonzero(~(a_units != 0).any(axis=1)).tolist()
+    report.saturated_share, report.at_bound_share = flat_share(a, activation)
     return report
 
 
-def overall_verdict(diagnosis_layers: list[LayerReport], blocks: list[BlockReport]) -> str:
-    """The worst verdict over layers and gradients."""
-    found = {r.verdict for r in diagnosis_layers}
+def overall_verdict(
+    diagnosis_layers: list[LayerReport], blocks: list[BlockReport], extra: Any = ()
+) -> str:
+    """The worst verdict over layers, gradients (all zero: ``stuck``) and ``extra`` verdicts
+    found elsewhere (non-finite parameters or input)."""
+    found = {r.verdict for r in diagnosis_layers} | set(extra)
     if blocks and all(b.zero for b in blocks):
         found.add("stuck")
     for v in VERDICTS:
@@ -298,24 +448,30 @@ def overall_verdict(diagnosis_layers: list[LayerReport], blocks: list[BlockRepor
 def assign_verdicts(layers: list[LayerReport], input_std: float) -> None:
     """Set each layer's verdict from its statistics, in place.
 
-    In order of precedence: ``symmetric`` (fewer distinct units than units), ``dead`` (more than
-    half the units zero on every sample, while the layer's input still carries signal: where the
-    input has already vanished, each unit is its bias plus almost nothing and about half sit below
-    zero, a symptom of ``vanishing``), ``exploding`` / ``vanishing`` (activation std more than
-    100x above / below the input's), ``saturated`` (more than half the sigmoid or tanh outputs at a
-    bound), else ``healthy``.
+    In order of precedence: ``non-finite`` (NaN or inf in the layer's output; kept when set
+    before), ``symmetric`` (fewer distinct units than units), ``dead`` (more than half the units
+    zero on every sample, while the layer's input still carries signal: where the input has
+    already vanished, each unit is its bias plus almost nothing and about half sit below zero, a
+    symptom of ``vanishing``), ``exploding`` / ``vanishing`` (activation std more than 100x above
+    / below the reference's: ``reference_std`` when set, else ``input_std``; not judged for the
+    ``UNJUDGED_ROLES``), ``saturated`` (more than half the sigmoid or tanh outputs in the flat
+    part), else ``healthy``.
     """
     prev = input_std
     for r in layers:
-        input_vanished = input_std > 0 and prev < VANISH_TOTAL * input_std
+        ref = input_std if r.reference_std is None else r.reference_std
+        input_vanished = ref > 0 and prev < VANISH_TOTAL * ref
         prev = r.act_std
-        if r.effective_width is not None and r.effective_width < r.units:
+        judged = r.role not in UNJUDGED_ROLES
+        if r.verdict == "non-finite" or not math.isfinite(r.act_std):
+            r.verdict = "non-finite"
+        elif r.effective_width is not None and r.effective_width < r.units:
             r.verdict = "symmetric"
         elif r.units and len(r.dead_units) > DEAD_SHARE * r.units and not input_vanished:
             r.verdict = "dead"
-        elif input_std > 0 and r.act_std > EXPLODE_TOTAL * input_std:
+        elif judged and ref > 0 and r.act_std > EXPLODE_TOTAL * ref:
             r.verdict = "exploding"
-        elif input_std > 0 and r.act_std < VANISH_TOTAL * input_std:
+        elif judged and ref > 0 and r.act_std < VANISH_TOTAL * ref:
             r.verdict = "vanishing"
         elif r.saturated_share is not None and r.saturated_share > SATURATED_SHARE:
             r.verdict = "saturated"

@@ -281,18 +281,18 @@ def _findings(layers, blocks, act, weights, input_std) -> list[Finding]:
             out.append(
                 Finding(
                     "saturated",
-                    f"{r.saturated_share:.0%} of the {r.activation} outputs of {r.name} are at a "
-                    "bound: their derivative is (nearly) zero.",
+                    f"{r.saturated_share:.0%} of the {r.activation} outputs of {r.name} are in the "
+                    "flat part, where the derivative is below 2% of its peak.",
                     f"scale the start down: {auto}",
                     layer=r.name,
                 )
             )
     out_layer = layers[-1]
-    if out_layer.saturated_share:
+    if out_layer.at_bound_share:
         out.append(
             Finding(
                 "saturated",
-                f"{out_layer.saturated_share:.0%} of the output probabilities are within 1e-6 of "
+                f"{out_layer.at_bound_share:.0%} of the output probabilities are within 1e-6 of "
                 "0 or 1: the textbook loss -log p is inf or huge where such a sample is "
                 "misclassified.",
                 f"a smaller start scale, such as {auto}",

@@ -1,360 +1,924 @@
-"""Watching a PyTorch module run: which layers are called, in what order, and who feeds whom.
+"""Watching a PyTorch module run: every layer, every activation, every residual add, in order.
 
-Shared by :func:`initlab.torch.check` and :func:`initlab.torch.apply`. Forward hooks on every
-leaf module record the calls in order. A tensor is *owned* by the analysed layer (Linear, Conv,
-Embedding, normalization) that produced it, and stays owned through the element-wise modules
-that follow (activations, dropout, identity, flatten) as long as nothing else modifies it in
-place (PyTorch's version counter tells): so a layer's *consumers* are the analysed layers that
-read its output, and its activation is the activation module called right after it on that
-output. Functional calls (``F.relu``, ``x + y``) are invisible to hooks and break the chain.
+Shared by :func:`initlab.torch.check` and :func:`initlab.torch.apply`. Two recorders run
+together during one forward pass:
+
+- **forward hooks on every module** name what runs. A recognised layer (:mod:`._layers`), an
+  activation module and a parameter-free leaf are *atomic*: their call is one event, and the
+  function calls inside them are not looked at.
+- **a** :class:`torch.overrides.TorchFunctionMode` sees every function call made outside the
+  atomic modules: ``F.relu``, ``torch.tanh``, the residual ``x + f(x)``, the gated product of a
+  SwiGLU, ``F.linear(x, self.w)`` on a raw parameter.
+
+Every tensor produced is tagged (by id, weakly, and by PyTorch's version counter so that an
+in-place change makes a new tensor) with an :class:`Info`: the *reference* of its chain (the std
+over samples where the chain started: the input, an embedding, a normalization), its
+*provenance* (the layer whose units it still is, through element-wise and pass-through calls),
+and its *lineage* (the last layers it was computed from, so that a layer nothing reads is known
+as an output). Statistics of each layer's output are taken when the layer returns, before any
+in-place operation can change it, and no copy of a layer's output is kept.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import functools
-from collections.abc import Iterator
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..initializers import compute_fans
 from ._compat import nn, torch
-
-ANALYSED = ("weight", "embedding", "norm")
-PASS_THROUGH = ("activation", "transparent", "flatten")
+from ._layers import (
+    activation_by_behaviour,
+    activation_of_function,
+    activation_of_module,
+    call_kind,
+    family_of,
+    layer_parameters,
+    param_op_layout,
+    unit_axis,
+)
+from ._stats import Stats, all_zero, norm2, std_over_samples, tensor_stats
 
 
 @functools.cache
-def _types() -> dict[str, tuple[type, ...]]:
-    return {
-        "weight": (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d),
-        "embedding": (nn.Embedding,),
-        "norm": (
-            nn.BatchNorm1d,
-            nn.BatchNorm2d,
-            nn.BatchNorm3d,
-            nn.SyncBatchNorm,
-            nn.LayerNorm,
-            nn.GroupNorm,
-        ),
-        "transparent": (
-            nn.Identity,
-            nn.Dropout,
-            nn.Dropout1d,
-            nn.Dropout2d,
-            nn.Dropout3d,
-            nn.AlphaDropout,
-            nn.FeatureAlphaDropout,
-        ),
-        "flatten": (nn.Flatten,),
-    }
+def _pools() -> tuple[type, ...]:
+    """Pooling keeps a channel a channel (for a conv's units; it mixes a Linear's)."""
+    return (
+        nn.MaxPool1d,
+        nn.MaxPool2d,
+        nn.MaxPool3d,
+        nn.AvgPool1d,
+        nn.AvgPool2d,
+        nn.AvgPool3d,
+        nn.AdaptiveAvgPool1d,
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveAvgPool3d,
+        nn.AdaptiveMaxPool1d,
+        nn.AdaptiveMaxPool2d,
+        nn.AdaptiveMaxPool3d,
+    )
 
 
-def activation_spec(module: Any) -> str | None:
-    """initlab's activation spec for an activation module, None for any other module."""
-    if isinstance(module, nn.ReLU):
-        return "relu"
-    if isinstance(module, nn.LeakyReLU):
-        return f"leaky_relu(slope={float(module.negative_slope)!r})"
-    if isinstance(module, nn.ELU):
-        return f"elu(alpha={float(module.alpha)!r})"
-    simple = {
-        nn.Tanh: "tanh",
-        nn.Sigmoid: "sigmoid",
-        nn.SELU: "selu",
-        nn.GELU: "gelu",
-        nn.SiLU: "silu",
-        nn.Softplus: "softplus",
-    }
-    for cls, name in simple.items():
-        if isinstance(module, cls):
-            return name
-    return None
+@dataclass(frozen=True)
+class Ref:
+    """Where a chain of layers started, and the std over samples it started with."""
 
-
-def kind_of(module: Any) -> str:
-    """One of weight, embedding, norm, activation, transparent, flatten, other."""
-    types = _types()
-    for kind in ("weight", "embedding", "norm"):
-        if isinstance(module, types[kind]):
-            return kind
-    if activation_spec(module) is not None:
-        return "activation"
-    for kind in ("transparent", "flatten"):
-        if isinstance(module, types[kind]):
-            return kind
-    return "other"
-
-
-def is_weight_layer(module: Any) -> bool:
-    """Linear or Conv1d/2d/3d: the layers whose weight is (out, in, *kernel)."""
-    return isinstance(module, _types()["weight"])
-
-
-def units_of(module: Any) -> int:
-    """Output units (features or channels) of an analysed layer."""
-    if isinstance(module, nn.Linear):
-        return module.out_features
-    if isinstance(module, nn.Embedding):
-        return module.embedding_dim
-    if isinstance(module, nn.LayerNorm):
-        return int(module.normalized_shape[-1])
-    if isinstance(module, nn.GroupNorm):
-        return module.num_channels
-    if hasattr(module, "num_features"):  # BatchNorm
-        return module.num_features
-    return module.out_channels
+    std: float
+    origin: str
+    seq: int
+    depth: int = 0  # weight layers since the start
 
 
 @dataclass(eq=False)
-class Call:
-    """One call of a hooked module during the forward pass."""
+class Layer:
+    """One analysed layer: a module, or a raw parameter used by a function call."""
 
     name: str
     module: Any
+    family: str
     kind: str
-    inp: Any  # the first tensor argument (a reference)
-    out: Any  # the first tensor of the output (a reference)
-    first: bool  # the module's first call
-    source: Call | None = None  # the analysed layer whose output this call reads
-    consumers: list[Call] = field(default_factory=list)  # analysed layers reading this output
-    act: Call | None = None  # the activation module called next, on this output
-    flatten: Any = None  # an nn.Flatten between this layer and its consumers
-    z: Any = None  # a detached copy of the output, taken when the layer returned
-    a: Any = None  # a detached copy of the activation's output
-    inp_zero: bool = False  # every entry of the input is zero
-    grad_seen: dict[str, bool] = field(default_factory=dict)  # "z", "a": a gradient arrived
-    grad_nonzero: dict[str, bool] = field(default_factory=dict)  # ... and it was non-zero
+    params: dict[str, Any]
+    seq: int
+    calls: int = 1
+    units: int = 0
+    axis: int = -1
+    last_axis: bool = True
+    z: Stats | None = None
+    a: Stats | None = None
+    act: str | None = None  # an initlab activation spec, "gated", or None (none follows)
+    act_via: str = ""
+    gate_partner: Layer | None = None
+    ref: Ref | None = None  # the reference its input carries
+    out_ref: Ref | None = None
+    const_input: str | None = None
+    inp_zero: bool = False
+    source: Layer | None = None
+    consumers: list[tuple[Any, Any]] = field(default_factory=list)  # (Layer | str, Prov)
+    into_add: list[Any] = field(default_factory=list)  # the Add points it flows into
+    into_mul: bool = False
+    segment_add: Add | None = None  # the residual add its segment (since a norm) ends in
+    branch_end: bool = False  # its output is the branch f(x) of a residual add x + f(x)
+    downstream: bool = False
+    feeds: list[Any] = field(default_factory=list)  # the layers and adds computed from it
+    is_output: bool = False
+    grad: dict[str, list[Any]] = field(default_factory=dict)  # seen, nonzero, sum of squares, n
+    weight: Any = None  # for a raw parameter: the tensor as used, and its layout
+    layout: str = ""
+    zero_weight: bool | None = None  # read once by _zeros.is_zero_layer
+
+    def error_rms(self, which: str = "z") -> float | None:
+        g = self.grad.get(which)
+        if not g or not g[0] or not g[3]:
+            return None
+        return (g[2] / g[3]) ** 0.5
+
+
+@dataclass(eq=False)
+class Prov:
+    """This tensor still holds ``layer``'s units: its output (``z``), its activation's (``a``),
+    or, ``gated``, the product of its activation with ``partner``'s output."""
+
+    layer: Layer
+    stage: str
+    partner: Layer | None = None
+    flattened: bool = False
+    dropout: bool = False
+    chain: tuple[Any, ...] = ()  # the Infos along the way, each of which must be used once
+
+    def extend(self, info: Info, **changes: Any) -> Prov:
+        fields = dict(
+            layer=self.layer,
+            stage=self.stage,
+            partner=self.partner,
+            flattened=self.flattened,
+            dropout=self.dropout,
+            chain=(*self.chain, info),
+        )
+        fields.update(changes)
+        return Prov(**fields)
+
+
+@dataclass(eq=False)
+class Info:
+    ref: Ref | None
+    lineage: frozenset  # the last layers this tensor was computed from
+    prov: Prov | None = None
+    uses: int = 0
+    open: frozenset = frozenset()  # the layers since the last normalization or residual add
+    data: bool = False  # computed from the module's inputs (not from buffers or constants)
+    born: int = 0  # when it was produced (call order)
+
+
+@dataclass(eq=False)
+class Add:
+    """A residual add ``x + f(x)``: one point of the residual stream."""
+
+    name: str
+    seq: int
+    units: int
+    axis: int
+    stats: Stats | None
+    ref: Ref | None
+    branches: list[Prov]
+    others: list[Info | None]
+    members: frozenset = frozenset()  # the layers of the segments it closes
+    feeds: list[Any] = field(default_factory=list)
+    grad: dict[str, list[Any]] = field(default_factory=dict)
+    downstream: bool = False
+    family: str = "add"
+
+
+@dataclass(eq=False)
+class _Pending:
+    module: Any
+    role: str  # "layer", "activation", "pass", "view", "leaf"
+    inp: Any
+    info: Info | None
+    version: int | None
+    inp_zero: bool = False
+    const: str | None = None
 
 
 class Trace:
-    """Hooks on ``module``'s leaf modules (and its analysed layers), removed by :meth:`remove`.
+    """Hooks and a function mode on ``module``; use as a context manager around the forward.
 
-    With ``record=True`` the analysed layers' outputs (and their activations' outputs) are
-    copied as they are produced, before any in-place operation can change them, and tensor
-    hooks note whether the error dL/dz (dL/da) reaching them is zero.
+    With ``record=False`` only what :func:`initlab.torch.apply` needs is kept (the layers in call
+    order and the activation after each); no statistics, no gradient hooks.
     """
 
-    def __init__(self, module: Any, *, record: bool = True):
+    def __init__(self, module: Any, *, record: bool = True, names: dict[int, str] | None = None):
         self.module = module
         self.record = record
-        self.calls: list[Call] = []
-        self._owned: dict[int, tuple[Call, int, Any]] = {}
-        self._entry: dict[int, tuple[Any, int | None]] = {}
-        self._seen: set[int] = set()
-        self._handles: list[Any] = []
-        for name, m in module.named_modules():
-            kind = kind_of(m)
-            if kind in ANALYSED or not m._modules:
-                label = name or type(m).__name__
-                self._handles.append(m.register_forward_pre_hook(self._before, with_kwargs=True))
-                self._handles.append(
-                    m.register_forward_hook(
-                        functools.partial(self._after, label, kind), with_kwargs=True
-                    )
-                )
+        self.names = names or module_names(module)
+        self.param_names = parameter_names(module)
+        self.layers: list[Layer] = []
+        self.by_key: dict[int, Layer] = {}
+        self.adds: list[Add] = []
+        self.calls: dict[int, int] = {}  # module id -> number of calls
+        self.backward = False  # set by the check once gradients were computed
+        self.seq = 0
+        self._info: dict[int, tuple[Any, int, Info]] = {}
+        self._pending: list[_Pending | None] = []
+        self._atomic = 0
+        self._scope: list[str] = []
+        self._add_count: dict[str, int] = {}
+        self._derived: dict[int, tuple[Any, Any]] = {}  # tensor id -> (weakref, parameter)
+        self._handles: list[Any] = []  # module hooks, removed on exit
+        self._tensor_handles: list[Any] = []  # gradient hooks, removed by remove_tensor_hooks
+        self._born = 0
+        self._busy = False  # the trace's own tensor calls are not recorded
+        self._probing = False  # a module run on a probe input: not part of the forward
+        self._behaviour: dict[tuple[str, str], str | None] = {}
+        self._mode = _Recorder(self)
 
-    def remove(self) -> None:
+    # -- setup --------------------------------------------------------------------------------
+
+    def __enter__(self) -> Trace:
+        for m in self.module.modules():
+            self._handles.append(m.register_forward_pre_hook(self._before, with_kwargs=True))
+            self._handles.append(m.register_forward_hook(self._after, with_kwargs=True))
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._mode.__exit__(*exc)
         for h in self._handles:
             h.remove()
         self._handles.clear()
 
-    def owner_of(self, t: Any) -> Call | None:
-        """The analysed layer that owns tensor ``t`` as it is now, if any."""
-        entry = self._owned.get(id(t))
-        if entry is None or entry[2] is not t or entry[1] != t._version:
+    def remove_tensor_hooks(self) -> None:
+        for h in self._tensor_handles:
+            h.remove()
+        self._tensor_handles.clear()
+
+    def mark_input(self, x: Any) -> None:
+        """Tag a model input: a float input starts the first chain."""
+        if not isinstance(x, torch.Tensor):
+            return
+        ref = None
+        if x.is_floating_point():
+            axis = 1 if x.ndim in (4, 5) else x.ndim - 1
+            ref = Ref(std_over_samples(x, axis), "the input", 0)
+        self._set(x, Info(ref, frozenset(), data=True))
+
+    def mark_outputs(self, outputs: list[Any]) -> None:
+        for t in outputs:
+            info = self._get(t)
+            if info is not None and info.prov is not None:
+                info.prov.layer.is_output = True
+
+    # -- tensor tags --------------------------------------------------------------------------
+
+    def _get(self, t: Any) -> Info | None:
+        entry = self._info.get(id(t))
+        if entry is None or entry[0]() is not t or entry[1] != t._version:
             return None
-        return entry[0]
+        return entry[2]
+
+    def _set(self, t: Any, info: Info) -> None:
+        self._born += 1
+        info.born = self._born
+        try:
+            self._info[id(t)] = (weakref.ref(t), t._version, info)
+        except (TypeError, RuntimeError):  # a tensor without a version counter or weakref
+            pass
+
+    def _param_of(self, t: Any) -> Any:
+        """The parameter ``t`` is, or is a view or slice of (MoE experts: ``self.w[e]``)."""
+        if isinstance(t, nn.Parameter):
+            return t
+        entry = self._derived.get(id(t))
+        if entry is not None and entry[0]() is t:
+            return entry[1]
+        return None
+
+    # -- module hooks -------------------------------------------------------------------------
 
     def _before(self, mod: Any, args: tuple, kwargs: dict) -> None:
-        inp = _first_tensor((args, kwargs))
-        self._entry[id(mod)] = (inp, None if inp is None else inp._version)
-
-    def _after(self, name: str, kind: str, mod: Any, args: tuple, kwargs: dict, output: Any):
-        inp, version = self._entry.pop(id(mod), (None, None))
-        out = _first_tensor(output)
-        src = None
-        if inp is not None:
-            entry = self._owned.get(id(inp))
-            if entry is not None and entry[2] is inp and entry[1] == version:
-                src = entry[0]
-        first = id(mod) not in self._seen
-        self._seen.add(id(mod))
-        call = Call(name, mod, kind, inp, out, first, source=src)
-        prev = self.calls[-1] if self.calls else None
-        if kind in ANALYSED:
-            if src is not None:
-                src.consumers.append(call)
-            if first and self.record and out is not None:
-                call.z = out.detach().clone()
-                if inp is not None and kind != "embedding":
-                    call.inp_zero = not bool(inp.any())
-                self._watch(out, call, "z")
-            if out is not None:
-                self._owned[id(out)] = (call, out._version, out)
-        elif kind in PASS_THROUGH and src is not None and out is not None:
-            self._owned[id(out)] = (src, out._version, out)
-            if kind == "flatten":
-                src.flatten = mod
-            if kind == "activation" and prev is src and src.act is None and inp is src.out:
-                src.act = call
-                if src.first and self.record:
-                    src.a = out.detach().clone()
-                    self._watch(out, src, "a")
-        self.calls.append(call)
-
-    def _watch(self, t: Any, call: Call, which: str) -> None:
-        if not t.requires_grad:
+        if self._probing:
             return
-        call.grad_seen[which] = False
-        call.grad_nonzero[which] = False
+        self._busy = True
+        try:
+            self._before_call(mod, args, kwargs)
+        finally:
+            self._busy = False
+
+    def _after(self, mod: Any, args: tuple, kwargs: dict, output: Any) -> None:
+        if self._probing:
+            return
+        self._busy = True
+        try:
+            self._after_call(mod, args, kwargs, output)
+        finally:
+            self._busy = False
+
+    def _before_call(self, mod: Any, args: tuple, kwargs: dict) -> None:
+        self.calls[id(mod)] = self.calls.get(id(mod), 0) + 1
+        self._scope.append(self.names.get(id(mod), type(mod).__name__))
+        if self._atomic:
+            self._pending.append(None)
+            return
+        role = self._role(mod)
+        if role is None:
+            self._pending.append(None)
+            return
+        self._atomic += 1
+        inp = first_tensor((args, kwargs))
+        info = self._get(inp) if inp is not None else None
+        if info is not None:
+            info.uses += 1
+        p = _Pending(mod, role, inp, info, None if inp is None else inp._version)
+        if role == "layer" and inp is not None and self.record:
+            fam = family_of(mod)
+            if fam == "embedding":
+                if inp.numel() and not inp.is_floating_point():
+                    lo, hi = torch.aminmax(inp.detach().reshape(-1))
+                    if int(lo) == int(hi):
+                        p.const = f"index {int(lo)}"
+            elif id(mod) not in self.by_key and inp.is_floating_point():
+                p.inp_zero = all_zero(inp)
+        self._pending.append(p)
+
+    def _role(self, mod: Any) -> str | None:
+        if family_of(mod) is not None:
+            return "layer"
+        if activation_of_module(mod) is not None:
+            return "activation"
+        if isinstance(
+            mod,
+            nn.Dropout | nn.Dropout1d | nn.Dropout2d | nn.Dropout3d | nn.AlphaDropout | nn.Identity,
+        ) or isinstance(mod, _pools()):
+            return "pass"
+        if isinstance(mod, nn.Flatten):
+            return "view"
+        if not mod._modules and not any(p is not None for p in mod._parameters.values()):
+            return "leaf"
+        return None
+
+    def _after_call(self, mod: Any, args: tuple, kwargs: dict, output: Any) -> None:
+        self._scope.pop()
+        p = self._pending.pop()
+        if p is None:
+            return
+        self._atomic -= 1
+        out = self._layer_output(mod, output) if p.role == "layer" else first_tensor(output)
+        if p.role == "layer":
+            self._on_layer(mod, p, out, output)
+            return
+        if out is None:
+            return
+        name = type(mod).__name__
+        if p.role == "activation":
+            self._on_activation(activation_of_module(mod), p.info, out, name)
+        elif p.role == "pass":
+            dropout = isinstance(mod, nn.modules.dropout._DropoutNd) and mod.training and mod.p > 0
+            self._on_pass(p.info, out, dropout=dropout, pool=isinstance(mod, _pools()))
+        elif p.role == "view":
+            self._on_view(p.info, p.inp, out)
+        else:
+            spec = self._behaviour_of(mod, p.inp, out)
+            if spec is not None:
+                self._on_activation(spec, p.info, out, f"{name} (by behaviour)")
+            else:
+                self._on_other(name, [p.info], tensors_in(output))
+
+    def _behaviour_of(self, mod: Any, inp: Any, out: Any) -> str | None:
+        """The activation a parameter-free module computes: read from what it did on the batch,
+        or, when the batch cannot tell (an all-zero input fits relu and gelu alike), from one
+        run on a grid of values in [-5, 5]. Remembered per class and configuration."""
+        key = (type(mod).__qualname__, repr(mod))
+        if key in self._behaviour:
+            return self._behaviour[key]
+        spec = activation_by_behaviour(inp, out) if inp is not None else None
+        if spec is None and isinstance(inp, torch.Tensor) and inp.is_floating_point():
+            n = inp.numel()
+            grid = torch.linspace(-5, 5, 257, dtype=inp.dtype, device=inp.device)
+            probe = grid.repeat(n // 257 + 1)[:n].reshape(inp.shape)
+            self._probing = True
+            try:
+                with torch.no_grad():
+                    spec = activation_by_behaviour(probe, mod(probe))
+            except Exception:  # a module that does not take a lone tensor: not an activation
+                spec = None
+            finally:
+                self._probing = False
+        self._behaviour[key] = spec
+        return spec
+
+    @staticmethod
+    def _layer_output(mod: Any, output: Any) -> Any:
+        if isinstance(output, torch.Tensor):
+            return output
+        return first_tensor(output)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _new_layer(self, key: int, name: str, module: Any, family: str, kind: str, params) -> Layer:
+        self.seq += 1
+        layer = Layer(name, module, family, kind, params, self.seq)
+        self.layers.append(layer)
+        self.by_key[key] = layer
+        return layer
+
+    def _on_layer(self, mod: Any, p: _Pending, out: Any, output: Any) -> None:
+        layer = self.by_key.get(id(mod))
+        first = layer is None
+        if first:
+            fam = family_of(mod)
+            name = self.names.get(id(mod), type(mod).__name__)
+            layer = self._new_layer(id(mod), name, mod, fam, type(mod).__name__, None)
+            layer.params = layer_parameters(mod)
+        else:
+            layer.calls += 1
+        self._link(layer, p.info, first)
+        if out is None:
+            return
+        if first:
+            self._measure(layer, out, unit_axis(mod, out))
+            if isinstance(mod, nn.RNN | nn.RNNCell) and self.record and out.is_floating_point():
+                # An Elman RNN's output is its activation's: tanh (or relu) of the sum.
+                layer.act, layer.act_via = mod.nonlinearity, type(mod).__name__
+                layer.a = tensor_stats(out, layer.axis, mod.nonlinearity)
+            layer.inp_zero = p.inp_zero
+            # Constant by construction: an input that does not come from the module's inputs
+            # (all-zero token_type_ids from a buffer); downstream of a fault it is not.
+            by_construction = p.info is None or not p.info.data
+            if isinstance(mod, nn.Embedding | nn.EmbeddingBag) and mod.num_embeddings == 1:
+                by_construction = True  # one row: index 0 whatever the input (RoBERTa's types)
+            layer.const_input = p.const if by_construction else None
+            if (
+                by_construction
+                and layer.const_input is None
+                and layer.z is not None
+                and layer.z.std == 0
+            ):
+                inp = p.inp
+                if (
+                    inp is not None
+                    and inp.is_floating_point()
+                    and p.version == inp._version
+                    and inp.ndim > 1
+                    and std_over_samples(inp, inp.ndim - 1) == 0
+                ):
+                    layer.const_input = "a constant input"
+        out_ref = self._out_ref(layer, p.info, out)
+        if first:
+            layer.out_ref = out_ref
+        info = Info(
+            out_ref,
+            frozenset([layer]),
+            Prov(layer, "z"),
+            open=self._open(layer, p.info),
+            data=p.info is not None and p.info.data,
+        )
+        self._set(out, info)
+        for t in tensors_in(output):
+            if t is not out:
+                self._set(t, Info(out_ref, frozenset([layer]), data=info.data))
+        if first:
+            self._watch(out, layer, "z")
+
+    def _link(self, layer: Layer, info: Info | None, first: bool) -> None:
+        if info is None:
+            return
+        for lay in info.lineage:
+            lay.downstream = True
+            lay.feeds.append(layer)
+        if first:
+            layer.ref = info.ref
+        if info.prov is not None:
+            if first:
+                layer.source = info.prov.layer
+            info.prov.layer.consumers.append((layer, info.prov))
+
+    def _out_ref(self, layer: Layer, info: Info | None, out: Any) -> Ref | None:
+        if layer.family in ("norm", "embedding"):
+            std = layer.z.std if layer.z is not None and layer.out_ref is None else None
+            if std is None:
+                std = std_over_samples(out, layer.axis) if self.record else 0.0
+            return Ref(std, layer.name, layer.seq)
+        ref = info.ref if info is not None else None
+        if ref is None:
+            return None
+        return Ref(ref.std, ref.origin, ref.seq, ref.depth + 1)
+
+    def _measure(self, layer: Layer, out: Any, axis: int) -> None:
+        axis = axis % max(out.ndim, 1)
+        layer.axis = axis
+        layer.last_axis = axis == out.ndim - 1
+        layer.units = out.shape[axis] if out.ndim else 1
+        if self.record and out.is_floating_point():
+            layer.z = tensor_stats(out, axis)
+
+    def _on_activation(self, spec: str, info: Info | None, out: Any, via: str) -> None:
+        if info is None:
+            return
+        prov = None
+        if info.prov is not None:
+            L = info.prov.layer
+            if info.prov.stage == "z" and L.act is None and not info.prov.flattened:
+                L.act, L.act_via = spec, via
+                if self.record and out.is_floating_point():
+                    L.a = tensor_stats(out, L.axis, spec)
+                    self._watch(out, L, "a")
+            prov = info.prov.extend(info, stage="a" if info.prov.stage == "z" else info.prov.stage)
+        self._set(out, Info(info.ref, info.lineage, prov, open=info.open, data=info.data))
+
+    def _on_pass(self, info: Info | None, out: Any, *, dropout: bool, pool: bool = False) -> None:
+        if info is None:
+            return
+        prov = info.prov
+        if prov is not None:
+            if pool and prov.layer.last_axis:
+                prov = None  # pooling over the feature axis mixes units
+            else:
+                prov = prov.extend(info, dropout=prov.dropout or dropout)
+        self._set(out, Info(info.ref, info.lineage, prov, open=info.open, data=info.data))
+
+    def _on_view(self, info: Info | None, inp: Any, out: Any) -> None:
+        if info is None:
+            return
+        prov = info.prov
+        if prov is not None and isinstance(inp, torch.Tensor):
+            L = prov.layer
+            if L.last_axis and out.ndim >= 1 and inp.ndim >= 1 and out.shape[-1] == inp.shape[-1]:
+                prov = prov.extend(info)
+            elif (
+                not L.last_axis
+                and out.ndim == 2
+                and inp.ndim > 2
+                and out.shape[0] == inp.shape[0]
+                and out.shape[1] == inp[0].numel()
+            ):
+                prov = prov.extend(info, flattened=True)
+            else:
+                prov = None
+        self._set(out, Info(info.ref, info.lineage, prov, open=info.open, data=info.data))
+
+    def _on_other(
+        self, what: str, infos: list[Info | None], outs: list[Any], func: Any = None
+    ) -> None:
+        known = [i for i in infos if i is not None]
+        for i in known:
+            if i.prov is not None:
+                i.prov.layer.consumers.append((what, i.prov))
+        # The data operand comes first (q * cos, attention @ v): its chain goes on.
+        ref = next((i.ref for i in known if i.ref is not None), None)
+        lineage = frozenset().union(*(i.lineage for i in known)) if known else frozenset()
+        opened = frozenset().union(*(i.open for i in known)) if known else frozenset()
+        if func in _selections() and infos:
+            # gather(buffer, index=...): the values come from the first operand alone, so
+            # RoBERTa's all-zero token types stay constant by construction.
+            data = infos[0] is not None and infos[0].data
+        else:
+            data = any(i.data for i in known)
+        for t in outs:
+            self._set(t, Info(ref, lineage, open=opened, data=data))
+
+    def _on_add(self, tensors: list[Any], infos: list[Info | None], out: Any) -> None:
+        # A residual add x + f(x): both sides computed from the input, f(x) by layers since the
+        # last norm or add (a layer's output, or a mixture of experts' weighted sum). A sum of
+        # embeddings (token + position + type), or a parameter added on (ViT's position
+        # embeddings), starts a chain instead.
+        branches = [
+            i.prov
+            for i in infos
+            if i is not None and i.prov is not None and i.prov.layer.family != "embedding"
+        ]
+        # The stream's reference is the oldest chain's: x + f(x) stays on x's. A chain started
+        # at zero (a zero-scale norm of a zero-init branch) carries no reference.
+        refs = [i.ref for i in infos if i is not None and i.ref is not None and i.ref.std > 0]
+        ref = min(refs, key=lambda r: r.seq) if refs else None
+        lineage = frozenset().union(*(i.lineage for i in infos if i is not None))
+        data = any(i.data for i in infos if i is not None)
+        # In x + f(x), f(x) is computed after x: the operand produced last is the branch, and
+        # the layers of its segment (since the last norm or add) are the branch's.
+        known = [i for i in infos if i is not None]
+        last = max(known, key=lambda i: i.born, default=None)
+        opened = last.open if last is not None else frozenset()
+        residual = len(known) == len(infos) and all(i.data for i in known)
+        if not residual or not (branches or opened):
+            union = frozenset().union(*(i.open for i in known)) if known else frozenset()
+            self._set(out, Info(ref, lineage, open=union, data=data))
+            return
+        axis = out.ndim - 1
+        if (
+            any(not L.last_axis for L in [b.layer for b in branches] + list(opened))
+            and out.ndim > 1
+        ):
+            axis = 1
+        scope = self._scope[-1] if self._scope else type(self.module).__name__
+        k = self._add_count.get(scope, 0) + 1
+        self._add_count[scope] = k
+        self.seq += 1
+        stats = tensor_stats(out, axis) if self.record and out.is_floating_point() else None
+        add = Add(
+            f"{scope} +{k}",
+            self.seq,
+            out.shape[axis] if out.ndim else 1,
+            axis,
+            stats,
+            ref,
+            branches,
+            [i for i in infos if i is None or i.prov is None],
+            opened,
+        )
+        self.adds.append(add)
+        for node in lineage:
+            node.downstream = True
+            node.feeds.append(add)
+        lineage = frozenset([add])
+        self._watch(out, add, "z")
+        for L in opened:
+            if L.segment_add is None:
+                L.segment_add = add
+        for b in branches:
+            b.layer.into_add.append(add)
+            b.layer.consumers.append((add, b))
+        if last is not None and last.prov is not None and last.prov in branches:
+            last.prov.layer.branch_end = True
+        self._set(out, Info(ref, lineage, data=data))
+
+    def _on_param_op(
+        self,
+        func: Any,
+        layout: str,
+        param: Any,
+        weight: Any,
+        args,
+        kwargs,
+        infos,
+        tensors,
+        out: Any,
+    ) -> None:
+        data = next(
+            (
+                (t, i)
+                for t, i in zip(tensors, infos)
+                if self._param_of(t) is None and t.is_floating_point()
+            ),
+            (None, None),
+        )
+        if layout == "embedding":
+            data = next(((t, i) for t, i in zip(tensors, infos) if not t.is_floating_point()), data)
+        inp, info = data
+        layer = self.by_key.get(id(param))
+        first = layer is None
+        if first:
+            name = self.param_names.get(id(param), "parameter")
+            if name.endswith(".weight"):
+                name = name[: -len(".weight")]
+            fam = {"embedding": "embedding", "norm": "norm"}.get(layout, "param")
+            layer = self._new_layer(
+                id(param), name, None, fam, getattr(func, "__name__", "op"), {"weight": param}
+            )
+            if (
+                weight is not param
+                and weight.ndim >= 2
+                and weight.stride()[-2:] == param.stride()[-2:][::-1]
+                and layout in ("in_out", "out_in")
+            ):
+                # The call reads the parameter transposed: the layout is the parameter's own.
+                layout = "out_in" if layout == "in_out" else "in_out"
+            layer.weight, layer.layout = weight, layout
+        else:
+            layer.calls += 1
+        self._link(layer, info, first)
+        if first:
+            axis = (
+                1
+                if layout == "conv"
+                or (layout == "norm" and func.__name__ != "layer_norm" and out.ndim > 2)
+                else out.ndim - 1
+            )
+            self._measure(layer, out, axis)
+            by_construction = info is None or not info.data
+            if layout == "embedding" and inp is not None and inp.numel():
+                lo, hi = torch.aminmax(inp.detach().reshape(-1))
+                if int(lo) == int(hi) and by_construction:
+                    layer.const_input = f"index {int(lo)}"
+            elif inp is not None and self.record:
+                layer.inp_zero = all_zero(inp)
+        out_ref = self._out_ref(layer, info, out)
+        if first:
+            layer.out_ref = out_ref
+        self._set(
+            out,
+            Info(
+                out_ref,
+                frozenset([layer]),
+                Prov(layer, "z"),
+                open=self._open(layer, info),
+                data=info is not None and info.data,
+            ),
+        )
+        if first:
+            self._watch(out, layer, "z")
+
+    def _open(self, layer: Layer, info: Info | None) -> frozenset:
+        if layer.family in ("norm", "embedding"):
+            return frozenset()
+        return (info.open if info is not None else frozenset()) | {layer}
+
+    def function_inputs(self, args: tuple, kwargs: dict) -> tuple[list[Any], list[Info | None]]:
+        """The tensors of a call and their tags, read before the call (it may work in place)."""
+        tensors = tensors_in((args, kwargs))
+        return tensors, [self._get(t) for t in tensors]
+
+    def on_function(self, func: Any, args: tuple, kwargs: dict, pre: Any, out: Any) -> None:
+        outs = tensors_in(out)
+        if not outs:
+            return
+        tensors, infos = pre
+        for i in infos:
+            if i is not None:
+                i.uses += 1
+        first_out = outs[0]
+        spec = activation_of_function(func, args, kwargs) if tensors else None
+        if spec is not None:
+            self._on_activation(spec, infos[0], first_out, getattr(func, "__name__", "function"))
+            return
+        layout = param_op_layout(func)
+        if layout is not None:
+            params = [(t, self._param_of(t)) for t in tensors]
+            params = [(t, p) for t, p in params if p is not None and p.ndim >= 1]
+            if params and (layout != "norm" or params[0][1].ndim == 1):
+                weight, param = params[0]
+                if layout in ("out_in", "in_out", "conv") and weight.ndim < 2:
+                    pass
+                else:
+                    self._on_param_op(
+                        func, layout, param, weight, args, kwargs, infos, tensors, first_out
+                    )
+                    return
+        kind = call_kind(func)
+        if kind == "pass" and len(tensors) >= 1:
+            self._note_derived(func, tensors[0], first_out)
+            self._on_pass(infos[0], first_out, dropout=False)
+            return
+        if kind == "dropout" and tensors:
+            p = kwargs.get("p", args[1] if len(args) > 1 else 0.5)
+            train = kwargs.get("training", kwargs.get("train", args[2] if len(args) > 2 else True))
+            self._on_pass(infos[0], first_out, dropout=bool(train) and float(p) > 0)
+            return
+        if kind == "view" and tensors:
+            self._note_derived(func, tensors[0], first_out)
+            self._on_view(infos[0], tensors[0], first_out)
+            return
+        numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
+        if kind in ("scale", "add") and len(tensors) == 1 and numbers:
+            self._on_pass(infos[0], first_out, dropout=False)  # x * 0.5, x + 1
+            return
+        if kind == "scale" and len(tensors) == 2:
+            small = [i for i, t in enumerate(tensors) if t.numel() == 1]
+            if len(small) == 1:
+                big = 1 - small[0]
+                self._on_pass(infos[big], first_out, dropout=False)
+                return
+            if self._on_gate(tensors, infos, first_out):
+                return
+            for i in infos:
+                if i is not None and i.prov is not None:
+                    i.prov.layer.into_mul = True
+        if (
+            kind == "add"
+            and len(tensors) == 2
+            and tensors[0].shape == tensors[1].shape
+            and all(t.is_floating_point() for t in tensors)
+        ):
+            self._on_add(tensors, infos, first_out)
+            return
+        if tensors and isinstance(tensors[0], nn.Parameter) and kind == "other":
+            for o in outs:  # a slice or view of a parameter: MoE experts' self.w[e]
+                self._derived[id(o)] = (weakref.ref(o), tensors[0])
+        self._on_other(getattr(func, "__name__", "function"), infos, outs, func)
+
+    def _note_derived(self, func: Any, t: Any, out: Any) -> None:
+        p = self._param_of(t)
+        if p is not None:
+            self._derived[id(out)] = (weakref.ref(out), p)
+
+    def _on_gate(self, tensors: list[Any], infos: list[Info | None], out: Any) -> bool:
+        """silu(gate(x)) * up(x): the SwiGLU product, unit by unit."""
+        if tensors[0].shape != tensors[1].shape or None in infos:
+            return False
+        p0, p1 = infos[0].prov, infos[1].prov
+        if p0 is None or p1 is None:
+            return False
+        if p1.stage == "a" and p0.stage == "z":
+            p0, p1 = p1, p0
+            infos = [infos[1], infos[0]]
+        if p0.stage != "a" or p1.stage != "z" or p0.layer.units != p1.layer.units:
+            return False
+        up = p1.layer
+        if up.act is None:
+            up.act, up.act_via = "gated", f"times {p0.layer.name}"
+            up.gate_partner = p0.layer
+        prov = p0.extend(
+            infos[0], stage="gated", partner=up, chain=(*p0.chain, infos[0], *p1.chain, infos[1])
+        )
+        refs = [i.ref for i in infos if i.ref is not None]
+        ref = min(refs, key=lambda r: r.seq) if refs else None
+        self._set(
+            out,
+            Info(
+                ref,
+                infos[0].lineage | infos[1].lineage,
+                prov,
+                open=infos[0].open | infos[1].open,
+                data=infos[0].data or infos[1].data,
+            ),
+        )
+        return True
+
+    # -- gradients ----------------------------------------------------------------------------
+
+    def _watch(self, t: Any, layer: Any, which: str) -> None:
+        if not self.record or not t.requires_grad:
+            return
+        acc = [False, False, 0.0, t.numel()]
+        layer.grad[which] = acc
 
         def note(g: Any) -> None:
-            call.grad_seen[which] = True
-            call.grad_nonzero[which] = call.grad_nonzero[which] or bool(g.any())
+            acc[0] = True
+            n2 = norm2(g)
+            if n2 > 0 or not all_zero(g):  # a norm can underflow; zero only if every entry is
+                acc[1] = True
+            acc[2] += n2
 
-        self._handles.append(t.register_hook(note))
+        self._tensor_handles.append(t.register_hook(note))
 
 
-def _first_tensor(x: Any) -> Any:
+class _Recorder(torch.overrides.TorchFunctionMode if torch is not None else object):
+    """The function mode: hands every call made outside an atomic module to the trace."""
+
+    def __init__(self, trace: Trace):
+        super().__init__()
+        self.trace = trace
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        trace = self.trace
+        if trace._busy:
+            return func(*args, **kwargs)
+        pre = None if trace._atomic else trace.function_inputs(args, kwargs)
+        try:
+            out = func(*args, **kwargs)
+        except Exception as err:
+            err._initlab_user = True  # raised by the module's call, not by the trace
+            raise
+        if pre is None:
+            return out
+        trace._busy = True
+        try:
+            trace.on_function(func, args, kwargs, pre, out)
+        finally:
+            trace._busy = False
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _selections() -> frozenset[Any]:
+    """Calls whose output's values are the first operand's, picked by the others."""
+    T = torch.Tensor
+    fs = [
+        torch.gather,
+        T.gather,
+        torch.index_select,
+        T.index_select,
+        T.__getitem__,
+        torch.take_along_dim,
+        T.expand,
+        T.expand_as,
+        T.repeat,
+    ]
+    return frozenset(fs)
+
+
+def module_names(module: Any) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for name, m in module.named_modules(remove_duplicate=False):
+        names.setdefault(id(m), name or type(m).__name__)
+    return names
+
+
+def parameter_names(module: Any) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), name)
+    return names
+
+
+def _items(x: Any) -> list[Any] | None:
+    """The parts of a container: a tuple, list, dict (a transformers ModelOutput is one) or
+    dataclass; None for anything else."""
+    if isinstance(x, dict):
+        return list(x.values())
+    if isinstance(x, list | tuple):
+        return list(x)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return [getattr(x, f.name) for f in dataclasses.fields(x)]
+    return None
+
+
+def first_tensor(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return x
-    if isinstance(x, dict):
-        x = list(x.values())
-    if isinstance(x, list | tuple):
-        for item in x:
-            t = _first_tensor(item)
-            if t is not None:
-                return t
+    for item in _items(x) or ():
+        t = first_tensor(item)
+        if t is not None:
+            return t
     return None
 
 
 def tensors_in(x: Any) -> list[Any]:
-    """Every tensor in a (nested) tuple, list or dict output."""
+    """Every tensor in a (nested) tuple, list, dict or dataclass."""
     if isinstance(x, torch.Tensor):
         return [x]
-    if isinstance(x, dict):
-        x = list(x.values())
-    if isinstance(x, list | tuple):
-        return [t for item in x for t in tensors_in(item)]
-    return []
-
-
-@contextlib.contextmanager
-def preserved_state(module: Any) -> Iterator[None]:
-    """Run a block and put back what a forward pass may change: the training flags, every buffer
-    (BatchNorm's running statistics and batch count) and torch's random number generators
-    (dropout draws from them). Parameters are not copied: a forward pass does not write them,
-    and ``torch.autograd.grad`` leaves ``.grad`` alone."""
-    flags = [(m, m.training) for m in module.modules()]
-    buffers = []
-    for m in module.modules():
-        for key, b in m._buffers.items():
-            if b is not None:
-                buffers.append((m, key, b, b.detach().clone()))
-    tensors = [*module.parameters(), *module.buffers()]
-    devices = sorted({t.device.index or 0 for t in tensors if t.device.type == "cuda"})
-    with torch.random.fork_rng(devices=devices):
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for m, key, b, saved in buffers:
-                    m._buffers[key] = b  # in case the forward replaced the buffer object
-                    b.copy_(saved)
-            for m, flag in flags:
-                m.training = flag
-
-
-def as_inputs(example_input: Any, where: str) -> tuple[Any, ...]:
-    """The positional arguments of the forward pass, checked: a batch of 2 or more samples."""
-    if isinstance(example_input, torch.Tensor):
-        inputs: tuple[Any, ...] = (example_input,)
-    elif (
-        isinstance(example_input, tuple | list)
-        and example_input
-        and all(isinstance(t, torch.Tensor) for t in example_input)
-    ):
-        inputs = tuple(example_input)
-    else:
-        raise ValueError(
-            f"The 'example_input' parameter of {where} must be a torch.Tensor holding a batch "
-            "(samples on the first axis), or a tuple of them (the forward's positional "
-            f"arguments). Got {type(example_input).__name__} instead."
-        )
-    x = inputs[0]
-    if x.ndim == 0 or x.shape[0] < 2:
-        raise ValueError(
-            f"The 'example_input' parameter of {where} must hold a batch of at least 2 samples "
-            "on its first axis (the statistics are over samples). "
-            f"Got shape {tuple(x.shape)} instead."
-        )
-    return inputs
-
-
-def run_forward(module: Any, inputs: tuple[Any, ...], trace: Trace | None, where: str) -> Any:
-    """``module(*inputs)``; a failure before any analysed layer ran, on an input that does not
-    fit the first layer, becomes a ValueError naming the shape that layer expects."""
-    try:
-        return module(*inputs)
-    except (RuntimeError, ValueError, IndexError, TypeError) as err:
-        ran = trace is not None and any(c.kind in ANALYSED for c in trace.calls)
-        message = None if ran else expected_input_message(module, inputs[0], where)
-        if message is None:
-            raise
-        raise ValueError(f"{message} (PyTorch: {err})") from err
-
-
-_SPATIAL = {1: "length", 2: "height, width", 3: "depth, height, width"}
-
-
-def expected_input_message(module: Any, x: Any, where: str) -> str | None:
-    """What the first Linear, Conv or Embedding layer expects, if ``x`` does not fit it."""
-    first = next(
-        ((n, m) for n, m in module.named_modules() if kind_of(m) in ("weight", "embedding")), None
-    )
-    if first is None:
-        return None
-    name, layer = first
-    name = name or type(layer).__name__
-    shape = tuple(x.shape)
-    head = f"The 'example_input' parameter of {where} must"
-    tail = f"to fit the first layer {name!r} ({layer!r}). Got"
-    if isinstance(layer, nn.Embedding):
-        if x.is_floating_point() or x.is_complex():
-            return f"{head} hold integer indices in [0, {layer.num_embeddings}) {tail} {x.dtype}."
-        return None
-    if isinstance(layer, nn.Linear):
-        if x.ndim < 2 or shape[-1] != layer.in_features:
-            return f"{head} have shape (batch, {layer.in_features}) {tail} shape {shape} instead."
-    else:
-        n = len(layer.kernel_size)
-        if x.ndim != n + 2 or shape[1] != layer.in_channels:
-            return (
-                f"{head} have shape (batch, {layer.in_channels}, {_SPATIAL[n]}) {tail} "
-                f"shape {shape} instead."
-            )
-    if x.dtype != layer.weight.dtype:
-        return f"{head} have dtype {layer.weight.dtype} {tail} {x.dtype} instead."
-    return None
-
-
-def std_over_samples(t: Any, unit_axis: int = 1) -> float:
-    """sqrt of the mean over units of each unit's variance over samples (every other axis).
-
-    The part of a signal that changes with the input: a constant offset per unit (a bias) does
-    not count."""
-    t = t.detach()
-    if not t.is_floating_point():
-        t = t.double()
-    elif t.dtype in (torch.float16, torch.bfloat16):
-        t = t.float()
-    if t.ndim < 2:
-        return float(t.double().std(correction=0))
-    dims = [d for d in range(t.ndim) if d != unit_axis]
-    # Summed in float64: a float32 sum of squares of 1e20-sized activations overflows.
-    return float(t.var(dim=dims, correction=0).double().mean().sqrt())
-
-
-def fan_in_of(weight: Any) -> int:
-    return compute_fans(tuple(weight.shape))[0]
+    return [t for item in _items(x) or () for t in tensors_in(item)]
