@@ -93,12 +93,46 @@ def test_report_rebuilds_from_saved_json(tour, tmp_path, capsys):
     assert cli.main(["report", str(tmp_path / "nothing")]) == 2
 
 
+def test_report_refuses_an_unusable_default_out_before_any_work(tour, tmp_path, capsys):
+    # The default --out, FOLDER/report.html, is checked first, like a given one: here a
+    # folder stands in its place, so nothing can be written there.
+    import shutil
+
+    folder = tmp_path / "saved"
+    shutil.copytree(tour.folder, folder)
+    (folder / "report.html").unlink()
+    (folder / "report.html").mkdir()
+    assert cli.main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "'--out'" in err and "it is a folder" in err and len(err.splitlines()) == 1
+
+
 def test_verbose_ledger_gives_the_evidence(claims):
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(cli._ledger_table(claims, verbose=True))
     text = _flat(console.export_text())
     for c in claims:
         assert _flat(c.claim) in text and _flat(c.evidence) in text
+
+
+def test_the_tour_points_to_its_evidence_and_claims_reads_it_without_running(
+    tour, claims, capsys, monkeypatch
+):
+    # The hint the tour prints is a command that gives the saved run's evidence at once: the
+    # studies are not run again (running one would fail here).
+    assert "  initlab claims --verbose --from initlab-tour" in tour.out.splitlines()
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("claims --from ran the studies again")
+
+    monkeypatch.setattr(cli, "_run_studies", no_run)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["claims", "--verbose", "--from", str(tour.folder)]) == 0
+    text = _flat(capsys.readouterr().out)
+    for c in claims:
+        assert _flat(c.evidence) in text, c.id
+    assert cli.main(["claims", "--from", str(tour.folder / "nothing")]) == 2
+    assert "--from: no such folder" in capsys.readouterr().err
 
 
 def test_study_command_answers_first(capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ EXAMPLES = {
     "claims": """examples:
   initlab claims                one line per claim: the verdict and the answer with its number
   initlab claims --verbose      the claims in full, with their evidence
+  initlab claims --verbose --from initlab-tour  what a tour saved, not run again
   initlab claims --size full    the sizes a reader would publish (minutes)
   initlab claims --json""",
     "report": """examples:
@@ -353,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     cl = command("claims", "Test the common claims about starting weights (the quick studies).")
     _study_options(cl, out=False, default_size="quick")
+    cl.add_argument(
+        "--from",
+        dest="from_folder",
+        metavar="DIR",
+        help="read the claims from the results a tour or a study saved in DIR instead of running "
+        "the studies again (--size and --seed are then those of the saved run)",
+    )
     cl.set_defaults(func=cmd_claims)
 
     tr = command("tour", "Run every study and the claims ledger; write an HTML report.")
@@ -780,7 +789,16 @@ def cmd_claims(args: argparse.Namespace) -> int:
     from .report import ledger
     from .studies import list_studies
 
-    claims = ledger(_run_studies(list_studies(), args.size, args.seed, not args.json))
+    if args.from_folder is not None:
+        from .report import load_results
+
+        folder = Path(args.from_folder)
+        if not folder.is_dir():
+            raise UsageError(f"--from: no such folder {args.from_folder!r}.")
+        results = load_results(folder)
+    else:
+        results = _run_studies(list_studies(), args.size, args.seed, not args.json)
+    claims = ledger(results)
     if args.json:
         print(json.dumps([vars(c) for c in claims], indent=2, default=str))
     else:
@@ -811,10 +829,9 @@ def cmd_tour(args: argparse.Namespace) -> int:
     seconds = sum(r.seconds for r in results)
     console.print()
     if not args.verbose:
-        console.print(
-            f"{len(results)} studies in {seconds:.0f} s; the evidence of each claim: "
-            "initlab claims --verbose"
-        )
+        console.print(f"{len(results)} studies in {seconds:.0f} s. The evidence of each claim:")
+        # soft_wrap: a command stays whole on its line, so it can be copied.
+        console.print(f"  initlab claims --verbose --from {shlex.quote(args.out)}", soft_wrap=True)
     # soft_wrap: the path stays whole on its line, whatever the width, so it can be copied.
     console.print(f"Figures, tables and the full evidence: {report}", soft_wrap=True)
     return 0
@@ -831,11 +848,13 @@ def _is_sqlite(path: Path) -> bool:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from ._validation import check_output_file
     from .report import write_report, write_sweep_report
 
     folder = Path(args.folder)
     if folder.is_file() and _is_sqlite(folder):
         out = Path(args.out) if args.out else folder.with_name(f"{folder.stem}-report.html")
+        check_output_file("initlab report", "--out", out)  # the default too, before any work
         path = write_sweep_report(folder, out, sweep=args.sweep, x=args.x, y=args.y)
         print(f"wrote {path}")
         return 0
@@ -846,6 +865,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(f"no such folder {args.folder!r}.")
     out = Path(args.out) if args.out else folder / "report.html"
+    check_output_file("initlab report", "--out", out)
     path = write_report(folder, out, figures_folder=folder)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
