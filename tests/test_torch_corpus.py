@@ -424,3 +424,7 @@ def test_whisper_stem_drowned_by_the_position_table_is_a_warning_with_its_share(
     norm_in = float(model.model.encoder.embed_positions.weight.std())
     share = float(f[0].message.split(" is ")[1].split(" of ")[0])
     assert share < 0.01 and norm_in > 0.3
+    # Its suggestion, carried out by apply, starts the stem at a scale the table does not drown.
+    itorch.apply(model.model.encoder, example_input=tm.mels(), random_state=0, **f[0].fix)
+    d = itorch.check(model.model.encoder, tm.mels())
+    assert d.verdict == "healthy" and loud(d) == set(), d

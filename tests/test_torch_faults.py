@@ -425,12 +425,17 @@ def test_recurrent_gates_at_ten_times_their_default_start_are_saturated(cls):
     # (GRU's candidate n, LSTM's cell candidate g) has |tanh| > 0.99 (|z| > 2.65) for about 60%
     # of its outputs: more than half flat, as an MLP's tanh layer would be judged. Expected:
     # saturated, the share of the gate in the summary.
-    d = itorch.check(_rnn(cls, 10), randn(8, 20, 32))
+    model, x = _rnn(cls, 10), randn(8, 20, 32)
+    d = itorch.check(model, x)
     assert d.verdict == "saturated", d
     f = finding(d, "saturated")
     row = d.layers[0]
     assert row.saturated_share > 0.5
     assert f"{row.saturated_share:.0%}" in f.message and "(tanh)" in f.message, f.message
+    # The suggested fix re-draws the recurrent weights by their own rule: no gate flat.
+    d = fix_and_recheck(model, d, "saturated", x)
+    assert d.verdict == "healthy", d
+    assert d.layers[0].saturated_share < 0.05
 
 
 @pytest.mark.parametrize("cls", [nn.GRU, nn.LSTM])
