@@ -1,40 +1,55 @@
-"""Time initlab's sweep path against a per-model NumPy loop, a PyTorch ensemble and scikit-learn.
+"""Time initlab's sweep path against the peers a researcher would pick instead, in one run.
 
     python benchmarks/bench_sweep.py [--k 1000] [--iterations 200] [--slow-models 20]
-                                     [--wide-k 64] [--wide-iterations 5] [--repeats 2]
+                                     [--wide-k 64] [--wide-iterations 5] [--repeats 3]
 
-Everything is measured in one run on the same machine:
+Everything is measured in one run on the same machine, and the peers' trained weights are
+checked against initlab's (the same starts, the same 200 steps) before any rate is printed:
 
-1. the course's network ([2, 10, 5, 1], ReLU, sigmoid output, full batch of 300 circles points,
-   float64, gradient descent with learning rate 0.01), in model-iterations per second:
+1. the peak float64 and float32 matrix-multiply rate: ``np.matmul`` of two 2048 x 2048 matrices;
+2. the course's network ([2, 10, 5, 1], ReLU, sigmoid output, binary cross-entropy, full batch of
+   300 circles points, float64, gradient descent with learning rate 0.01), in model-iterations
+   per second:
 
-   a. initlab's sweep path: ``engine.train`` on a stack of ``--k`` networks (what ``run_chunk``
-      does), and ``initlab.sweep.run_chunk`` itself on ``--k`` configurations of the same group
-      (starts drawn one by one, snapshots for iterations-to-target, accuracies, metrics);
-   b. a plain per-model NumPy loop (the textbook code, below), on ``--slow-models`` models;
-   c. a PyTorch batched ensemble: stacked weights (K, out, in), ``torch.baddbmm``, autograd and one
-      ``torch.optim.SGD`` over the stacked parameters, float64, 2 threads, on ``--k`` networks;
-   d. scikit-learn's ``MLPClassifier`` (solver="sgd", momentum=0, batch_size=300, alpha=0, every
-      iteration run), one model at a time, on ``--slow-models`` models.
+   a. initlab: ``engine.train(backend="numba")`` on a stack of ``--k`` networks (the compiled
+      kernel that sweeps use), ``initlab.sweep.run_chunk`` on ``--k`` configurations of one group
+      (starts, checkpoint accuracies, every metric), the same stack in float32, and through the
+      NumPy backend (the reference path);
+   b. a plain per-model NumPy loop (the textbook code, ``bench_fit.py``), on ``--slow-models``;
+   c. a PyTorch ensemble: stacked weights (K, out, in), ``torch.baddbmm``, autograd and one
+      ``torch.optim.SGD`` over the stacked parameters, float64, 2 threads;
+   d. ``torch.func``: ``vmap(grad(loss))`` over the stacked parameters, the update by hand, as in
+      PyTorch's model-ensembling tutorial, float64, 2 threads;
+   e. JAX: ``jit(vmap(train))`` where ``train`` is one network's whole training loop as a
+      ``lax.fori_loop`` of ``grad`` steps, float64 (``jax_enable_x64``); skipped with a message
+      when JAX is not installed (``pip install 'initlab[bench]'``), as c and d are without
+      PyTorch (``initlab[torch]``);
+   f. scikit-learn's ``MLPClassifier`` (solver="sgd", momentum=0, batch_size=300, alpha=0, every
+      iteration run), one model at a time, on ``--slow-models`` models;
 
-   The slow baselines (b, d) run on fewer models; their rate per model-iteration does not depend
-   on how many models run one after the other.
-2. the peak float64 (and float32) matrix-multiply rate: ``np.matmul`` of two 2048 x 2048 matrices;
+   the slow baselines (b, f) run on fewer models: their rate per model-iteration does not depend
+   on how many run one after another. The kernel's time is then split by running its parts on
+   their own (a forward pass; an iteration with a squared-error loss instead of the
+   cross-entropy's exp and log): where the time goes inside one compiled call, which cProfile
+   cannot see.
 3. the wide case: digits (1797 samples), [64, 256, 256, 10], softmax, full batch, ``--wide-k``
-   networks, float64 and float32: GFLOP/s achieved against the peak;
-4. peak memory (maxrss of a fresh subprocess) of building and training K = 10000 course networks
-   for a few iterations;
-5. cProfile of a few iterations of the course stack and the wide stack: where the time goes.
+   networks, float64 and float32, through the kernel (what ``backend="auto"`` picks up to
+   ``KERNEL_MAX_WIDTH`` units), the BLAS path (BLAS products with compiled element-wise passes,
+   one network per core) and the NumPy backend: GFLOP/s against the peak; both compiled paths
+   over widths 64 to 512 (where the kernel stops leading), and a cProfile of the BLAS path;
+4. peak memory (VmHWM of a fresh subprocess) of building and training K = 10000 course networks.
 
-A best-of-``--repeats`` timing is used for the fast cases (a, c, wide); b and d run once.
+A best-of-``--repeats`` timing is used for everything fast; b and f run once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import itertools
+import os
 import platform
 import pstats
 import subprocess
@@ -48,10 +63,24 @@ import numpy as np
 from bench_fit import plain_numpy_fit
 
 import initlab
-from initlab import engine, load_dataset
+from initlab import _kernels, engine, load_dataset
+from initlab.activations import get_activation
 
 SIZES = (2, 10, 5, 1)
 WIDE = (64, 256, 256, 10)
+LR = 0.01
+
+
+@contextlib.contextmanager
+def forced_path(path):
+    """Make the compiled backend take the kernel or the BLAS path for any width (a benchmark's
+    lever: KERNEL_MAX_WIDTH is where the library switches)."""
+    old = engine.KERNEL_MAX_WIDTH
+    engine.KERNEL_MAX_WIDTH = {"kernel": 10**9, "blas": 0}.get(path, old)
+    try:
+        yield
+    finally:
+        engine.KERNEL_MAX_WIDTH = old
 
 
 def best_of(repeats, fn):
@@ -66,7 +95,7 @@ def best_of(repeats, fn):
 # --- (c) the PyTorch ensemble ----------------------------------------------------------------
 
 
-def torch_ensemble(stack, X, Y, n_iter, lr=0.01):
+def torch_ensemble(stack, X, Y, n_iter):
     import torch
 
     Ws = [torch.tensor(W, dtype=torch.float64, requires_grad=True) for W in stack.weights]
@@ -76,9 +105,8 @@ def torch_ensemble(stack, X, Y, n_iter, lr=0.01):
     K = Ws[0].shape[0]
     Xt = torch.tensor(X, dtype=torch.float64).expand(K, *X.shape).contiguous()
     Yt = torch.tensor(Y, dtype=torch.float64).expand(K, *Y.shape)
-    opt = torch.optim.SGD([*Ws, *bs], lr=lr, momentum=0.0)
+    opt = torch.optim.SGD([*Ws, *bs], lr=LR, momentum=0.0)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    losses = []
     for _ in range(n_iter):
         A = Xt
         for l, (W, b) in enumerate(zip(Ws, bs)):
@@ -89,11 +117,76 @@ def torch_ensemble(stack, X, Y, n_iter, lr=0.01):
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
-        losses.append(loss.detach())
-    return [W.detach().numpy() for W in Ws], torch.stack(losses).numpy()
+    return [W.detach().numpy() for W in Ws]
 
 
-# --- (d) scikit-learn ------------------------------------------------------------------------
+# --- (d) torch.func: vmap(grad) --------------------------------------------------------------
+
+
+def torch_func(stack, X, Y, n_iter):
+    """Per-network gradients by ``torch.func.vmap(torch.func.grad(loss))`` over the stacked
+    parameters (in_dims 0 for the parameters, None for the shared data), then w -= lr g."""
+    import torch
+    from torch.func import grad, vmap
+
+    L = len(stack.weights)
+    params = tuple(torch.tensor(a, dtype=torch.float64) for a in (*stack.weights, *stack.biases))
+    Xt = torch.tensor(X, dtype=torch.float64)
+    Yt = torch.tensor(Y, dtype=torch.float64)
+
+    def loss(params, X, Y):  # one network: weights (out, in), biases (out,), X (n, m)
+        A = X
+        for l in range(L):
+            Z = params[l] @ A + params[L + l][:, None]
+            A = torch.relu(Z) if l < L - 1 else Z
+        return torch.nn.functional.binary_cross_entropy_with_logits(A, Y)
+
+    per_network = vmap(grad(loss), in_dims=(0, None, None))
+    for _ in range(n_iter):
+        grads = per_network(params, Xt, Yt)
+        params = tuple(p - LR * g for p, g in zip(params, grads))
+    return [p.numpy() for p in params[:L]]
+
+
+# --- (e) JAX: jit(vmap(a fori_loop training loop)) ------------------------------------------
+
+
+def jax_trainer(n_iter):
+    """A compiled trainer for a stack, or None (with the reason) when JAX is not installed."""
+    try:
+        import jax
+    except ImportError:
+        return None, "JAX is not installed (pip install 'initlab[bench]')"
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    def loss(params, X, Y):
+        Ws, bs = params
+        A = X
+        for l, (W, b) in enumerate(zip(Ws, bs)):
+            Z = W @ A + b[:, None]
+            A = jax.nn.relu(Z) if l < len(Ws) - 1 else Z
+        # binary cross-entropy from logits, the mean over samples: softplus(z) - y z
+        return jnp.mean(jnp.logaddexp(0.0, A) - Y * A)
+
+    def train_one(params, X, Y):
+        def body(_, p):
+            g = jax.grad(loss)(p, X, Y)
+            return jax.tree_util.tree_map(lambda w, gw: w - LR * gw, p, g)
+
+        return jax.lax.fori_loop(0, n_iter, body, params)
+
+    train = jax.jit(jax.vmap(train_one, in_axes=(0, None, None)))
+
+    def run(stack, X, Y):
+        params = ([jnp.asarray(W) for W in stack.weights], [jnp.asarray(b) for b in stack.biases])
+        out = train(params, jnp.asarray(X), jnp.asarray(Y))
+        return [np.asarray(jax.block_until_ready(W)) for W in out[0]]
+
+    return run, f"JAX {jax.__version__} (x64, {jax.devices()[0].platform})"
+
+
+# --- (f) scikit-learn ------------------------------------------------------------------------
 
 
 def sklearn_fit(X, y, n_iter, seed):
@@ -106,7 +199,7 @@ def sklearn_fit(X, y, n_iter, seed):
         solver="sgd",
         momentum=0.0,
         nesterovs_momentum=False,
-        learning_rate_init=0.01,
+        learning_rate_init=LR,
         batch_size=300,
         alpha=0.0,
         max_iter=n_iter,
@@ -145,7 +238,8 @@ def train_flops(sizes, m):
 MEMORY_CODE = r"""
 import sys, time, tracemalloc
 import numpy as np
-from initlab import engine, load_dataset
+from initlab import _kernels, engine, load_dataset
+from initlab.activations import get_activation
 
 
 def hwm():
@@ -156,6 +250,7 @@ def hwm():
 
 
 X, y = load_dataset("circles", n_samples=300, noise=0.05, random_state=1)
+_kernels.ensure_compiled(np.float64)  # loaded from the cache the parent filled
 before = hwm()
 K, n = int(sys.argv[1]), int(sys.argv[2])
 tracemalloc.start()
@@ -202,6 +297,60 @@ def profile(fn, top=12):
     return "\n".join([total.strip(), *lines[start : start + top + 1]])
 
 
+def kernel_parts(stack, A0, Y, n, repeats):
+    """Core-seconds per model-iteration of the kernel's parts, on the same stack: a whole
+    iteration, an iteration with squared error through an identity output (no exp or log in the
+    loss), and a forward pass alone (the kernel's accuracy pass: the forward pass and the count
+    of correct predictions, on the stack repeated n times so that one call does as many passes
+    as the iterations do)."""
+    theta0 = engine._flatten(stack)
+    Xb, nv = _kernels.pack(A0[None], theta0.dtype)
+    Yb, _ = _kernels.pack(Y[None], theta0.dtype)
+    lay = _kernels.layout(SIZES)
+    relu = (_kernels.ACTIVATION_CODES["relu"], 0.0)
+    tiled = np.tile(theta0, (n, 1))
+
+    def run(output, loss, iterations):
+        theta = theta0.copy()
+        _kernels.run(
+            theta,
+            Xb,
+            Yb,
+            nv,
+            A0.shape[1],
+            lay,
+            relu,
+            output,
+            loss,
+            learning_rate=LR,
+            n_iter=iterations,
+        )
+
+    def forward():
+        K = tiled.shape[0]
+        _kernels.run(
+            tiled,
+            Xb,
+            Yb,
+            nv,
+            A0.shape[1],
+            lay,
+            relu,
+            0,
+            0,
+            learning_rate=0.0,
+            n_iter=0,
+            active=np.zeros(K, bool),
+            final_accuracy=np.empty(K),
+        )
+
+    per = theta0.shape[0] * n / _kernels.n_threads()
+    whole, _ = best_of(repeats, lambda: run(0, 0, n))
+    no_exp, _ = best_of(repeats, lambda: run(2, 2, n))
+    fwd, _ = best_of(repeats, forward)
+    return whole / per, no_exp / per, fwd / per
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--k", type=int, default=1000, help="networks in the stack (course network)")
@@ -213,53 +362,61 @@ def main() -> None:
     ap.add_argument("--wide-iterations", type=int, default=5)
     ap.add_argument("--memory-k", type=int, default=10000)
     ap.add_argument("--memory-iterations", type=int, default=10)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
 
     import sklearn
-    import torch
 
-    torch.set_num_threads(2)
-    K, n, S = args.k, args.iterations, args.slow_models
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+        torch_name = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    except ImportError:  # the PyTorch peers are skipped, saying so
+        torch = None
+        torch_name = "torch not installed (pip install 'initlab[torch]')"
+    K, n, S, R = args.k, args.iterations, args.slow_models, args.repeats
     X, y = load_dataset("circles", n_samples=300, noise=0.05, random_state=1)
     A0 = np.ascontiguousarray(X.T)
     Y = y[None, :].astype(float)
 
-    print(
-        f"initlab {initlab.__version__}, NumPy {np.__version__}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), scikit-learn {sklearn.__version__}, Python "
-        f"{platform.python_version()}, {platform.machine()}"
-    )
+    import numba
 
+    print(
+        f"initlab {initlab.__version__}, NumPy {np.__version__}, Numba {numba.__version__} "
+        f"({_kernels.n_threads()} threads), {torch_name}, scikit-learn {sklearn.__version__}, "
+        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs"
+    )
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     # Peak first, so it is measured on the same (possibly shared) machine as the rest.
     peak64 = peak_gflops(np.float64)
     peak32 = peak_gflops(np.float32)
     print(f"\npeak np.matmul 2048^3: float64 {peak64:.1f} GFLOP/s, float32 {peak32:.1f} GFLOP/s")
 
-    # (a) initlab: engine.train on a stack, as run_chunk does
+    # --- (a) initlab ---------------------------------------------------------------------
     stack = engine.init_params(SIZES, "he_normal", random_state=list(range(K)))
+    stack32 = engine.init_params(SIZES, "he_normal", random_state=list(range(K)), dtype="float32")
 
-    def initlab_stack(backend="numba", iterations=n):
+    def initlab_stack(st=stack, backend="numba", iterations=n):
         return engine.train(
-            stack,
+            st,
             A0,
             Y,
             activation="relu",
-            learning_rate=0.01,
+            learning_rate=LR,
             max_iter=iterations,
             products="blas",
             backend=backend,
         )
 
+    t = time.perf_counter()
     initlab_stack(iterations=1)  # compiles the kernel, or loads it from Numba's cache
-    t_init, res = best_of(args.repeats, initlab_stack)
-    t_numpy, res_numpy = best_of(args.repeats, lambda: initlab_stack("numpy"))
-    diff_backends = max(
-        np.abs(a - b).max() for a, b in zip(res.params.weights, res_numpy.params.weights)
-    )
+    initlab_stack(stack32, iterations=1)
+    t_compile = time.perf_counter() - t
+    t_init, res = best_of(R, initlab_stack)
+    t_init32, res32 = best_of(R, lambda: initlab_stack(stack32))
+    t_numpy, res_numpy = best_of(1, lambda: initlab_stack(backend="numpy"))
 
-    # (a') run_chunk on K configurations of one group
     from initlab.sweep import run_chunk
     from initlab.sweep.spec import load_spec
 
@@ -271,7 +428,7 @@ def main() -> None:
                 "hidden": [[10, 5]],
                 "activation": "relu",
                 "init": "he_normal",
-                "learning_rate": 0.01,
+                "learning_rate": LR,
                 "iterations": n,
                 "seed": {"start": 0, "stop": K},
             },
@@ -279,12 +436,19 @@ def main() -> None:
         }
     )
     configs = spec.configs()
-    t0 = time.perf_counter()
-    chunk = run_chunk(configs, spec.record)
-    t_chunk = time.perf_counter() - t0
+    run_chunk(configs[:2], spec.record)
+    # run_chunk and the bare kernel alternate, so that both see the same machine
+    chunk_times, kernel_times = [], []
+    for _ in range(R):
+        t0 = time.perf_counter()
+        chunk = run_chunk(configs, spec.record)
+        chunk_times.append(time.perf_counter() - t0)
+        kernel_times.append(best_of(1, initlab_stack)[0])
+    t_chunk = min(chunk_times)
+    chunk_ratio = float(np.median(np.array(chunk_times) / np.array(kernel_times)))
     assert len(chunk) == K
 
-    # (b) per-model NumPy loop on S models
+    # --- (b) per-model NumPy loop on S models ------------------------------------------
     t0 = time.perf_counter()
     loop = [
         plain_numpy_fit(
@@ -297,74 +461,119 @@ def main() -> None:
         for k in range(S)
     ]
     t_loop = time.perf_counter() - t0
-    diff_loop = max(np.abs(res.params.weights[0][k] - loop[k][0][0]).max() for k in range(S))
 
-    # (c) PyTorch ensemble on K networks (one untimed iteration first: torch's first-call setup)
-    torch_ensemble(stack, A0, Y, 1)
-    t_torch, (W_torch, _) = best_of(args.repeats, lambda: torch_ensemble(stack, A0, Y, n))
-    diff_torch = np.abs(res.params.weights[0] - W_torch[0]).max()
+    # --- (c, d) PyTorch: the bmm ensemble and torch.func (one untimed iteration first) ------
+    t_torch = t_func = None
+    if torch is not None:
+        torch_ensemble(stack, A0, Y, 1)
+        t_torch, W_torch = best_of(R, lambda: torch_ensemble(stack, A0, Y, n))
+        torch_func(stack, A0, Y, 1)
+        t_func, W_func = best_of(R, lambda: torch_func(stack, A0, Y, n))
 
-    # (d) scikit-learn, one model at a time, on S models
+    # --- (e) JAX (compiled in an untimed first call) -------------------------------------
+    jax_run, jax_name = jax_trainer(n)
+    t_jax = W_jax = None
+    if jax_run is not None:
+        t = time.perf_counter()
+        jax_run(stack, A0, Y)
+        jax_compile = time.perf_counter() - t
+        t_jax, W_jax = best_of(R, lambda: jax_run(stack, A0, Y))
+
+    # --- (f) scikit-learn ----------------------------------------------------------------
     t0 = time.perf_counter()
     for k in range(S):
         sklearn_fit(X, y, n, k)
     t_sk = time.perf_counter() - t0
 
-    # How the stack's rate depends on K (run_chunk's chunks hold at most 256 networks).
-    scan = {}
-    for k in sorted({k for k in (1, 16, 64, 256) if k < K} | {K}):
-        sk = stack.select(slice(0, k))
-        tk, _ = best_of(
-            args.repeats,
-            lambda sk=sk: engine.train(sk, A0, Y, activation="relu", max_iter=50, backend="numba"),
-        )
-        scan[k] = k * 50 / tk
+    # Same starts, same steps: the same weights to rounding, or no rate is worth printing.
+    W0 = res.params.weights
+    diffs = {
+        "initlab NumPy backend": max(
+            np.abs(a - b).max() for a, b in zip(W0, res_numpy.params.weights)
+        ),
+        "per-model NumPy loop": max(np.abs(W0[0][k] - loop[k][0][0]).max() for k in range(S)),
+    }
+    if t_torch is not None:
+        diffs["PyTorch ensemble"] = max(np.abs(a - b).max() for a, b in zip(W0, W_torch))
+        diffs["torch.func"] = max(np.abs(a - b).max() for a, b in zip(W0, W_func))
+    if W_jax is not None:
+        diffs["JAX"] = max(np.abs(a - b).max() for a, b in zip(W0, W_jax))
+    for name, d in diffs.items():
+        assert d < 1e-10, f"{name} trained other weights: largest difference {d:.2e}"
 
     rate = {
-        "initlab engine.train (stack)": (K, K * n / t_init, t_init),
-        "initlab run_chunk (stack + metrics)": (K, K * n / t_chunk, t_chunk),
+        "initlab engine.train, kernel (stack)": (K, K * n / t_init, t_init),
+        "initlab run_chunk (kernel + metrics)": (K, K * n / t_chunk, t_chunk),
         "initlab engine.train, NumPy backend": (K, K * n / t_numpy, t_numpy),
         "plain NumPy loop (per model)": (S, S * n / t_loop, t_loop),
-        "PyTorch ensemble (bmm, autograd, SGD)": (K, K * n / t_torch, t_torch),
-        "scikit-learn MLPClassifier (per model)": (S, S * n / t_sk, t_sk),
     }
-    r_init = rate["initlab engine.train (stack)"][1]
+    if t_torch is not None:
+        rate["PyTorch ensemble (bmm, autograd, SGD)"] = (K, K * n / t_torch, t_torch)
+        rate["torch.func vmap(grad)"] = (K, K * n / t_func, t_func)
+    if t_jax is not None:
+        rate["JAX jit(vmap(fori_loop train))"] = (K, K * n / t_jax, t_jax)
+    rate["scikit-learn MLPClassifier (per model)"] = (S, S * n / t_sk, t_sk)
+    r_init = rate["initlab engine.train, kernel (stack)"][1]
     print(
         f"\ncourse network {SIZES}, ReLU, sigmoid, 300 points full batch, float64, {n} iterations"
     )
     print(f"{'case':40s} {'models':>7s} {'seconds':>8s} {'model-it/s':>12s} {'initlab x':>10s}")
     for name, (models, r, t) in rate.items():
         print(f"{name:40s} {models:7d} {t:8.2f} {r:12,.0f} {r_init / r:9.2f}x")
+    if t_torch is None:
+        print(f"PyTorch ensemble and torch.func: skipped, {torch_name}")
+    if t_jax is None:
+        print(f"JAX: skipped, {jax_name}")
+    else:
+        print(f"{jax_name}: compiled in {jax_compile:.1f} s (not timed)")
     print(
-        f"kernel threads: {initlab._kernels.n_threads()}; "
-        "engine.train rate by stack size (50 iterations): "
+        "largest weight difference from initlab's kernel after the run: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
+    f_course = train_flops(SIZES, 300)
+    g_init = r_init * f_course / 1e9
+    r32 = K * n / t_init32
+    d32 = max(np.abs(a - b).max() for a, b in zip(res.params.weights, res32.params.weights))
+    print(
+        f"initlab kernel: {g_init:.1f} GFLOP/s of matrix products ({f_course / 1e3:.0f} kFLOP per "
+        f"model-iteration) = {100 * g_init / peak64:.1f}% of the float64 peak; float32 "
+        f"{r32:,.0f} model-it/s = {r32 / r_init:.2f}x float64 (weights within {d32:.1e} of "
+        f"float64's); compile or cache load of both kernels {t_compile:.1f} s"
+    )
+    print(
+        f"run_chunk: {chunk_ratio:.2f}x the bare kernel (median over {R} alternating runs of "
+        f"the ratio; {t_chunk:.2f} s best)"
+    )
+    scan = {}
+    for k in sorted({k for k in (1, 16, 64, 256) if k < K} | {K}):
+        sk = stack.select(slice(0, k))
+        tk, _ = best_of(R, lambda sk=sk: initlab_stack(sk, iterations=50))
+        scan[k] = k * 50 / tk
+    print(
+        "kernel rate by stack size (50 iterations): "
         + ", ".join(f"K={k}: {r:,.0f}" for k, r in scan.items())
         + " model-it/s"
     )
-    f_course = train_flops(SIZES, 300)
+    whole, no_exp, fwd = kernel_parts(stack, A0, Y, n, R)
     print(
-        f"initlab: {r_init * f_course / 1e9:.2f} GFLOP/s of matrix products "
-        f"({f_course / 1e3:.0f} kFLOP per model-iteration) = "
-        f"{100 * r_init * f_course / 1e9 / peak64:.1f}% of the float64 peak"
-    )
-    print(
-        f"run_chunk overhead: {t_chunk / t_init:.2f}x the bare engine.train time; "
-        f"largest weight difference vs NumPy loop {diff_loop:.1e}, vs PyTorch {diff_torch:.1e}, "
-        f"vs initlab's NumPy backend {diff_backends:.1e}"
+        f"kernel profile, core-microseconds per model-iteration: whole iteration {whole * 1e6:.2f}"
+        f" = forward pass and accuracy count {fwd * 1e6:.2f} + loss (exp, log1p, error) "
+        f"{(whole - no_exp) * 1e6:.2f} + backward and update {(no_exp - fwd) * 1e6:.2f}; at "
+        f"the float64 peak the products alone would take "
+        f"{f_course / (peak64 / _kernels.n_threads()) / 1e3:.2f}"
     )
 
-    # Wide case
+    # --- wide case ------------------------------------------------------------------------
     Xd, yd = load_dataset("digits")
     Ad = np.ascontiguousarray(Xd.T)
     Yd = np.zeros((10, len(yd)))
     Yd[yd, np.arange(len(yd))] = 1
     Kw, nw = args.wide_k, args.wide_iterations
     f_wide = train_flops(WIDE, Ad.shape[1])
-    wide = {}
-    for dt in (np.float64, np.float32):
-        st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)), dtype=dt)
 
-        def run(st=st, dt=dt):
+    def train_wide(st, dtype, path, iterations):
+        dt = st.weights[0].dtype
+        with forced_path(path):
             return engine.train(
                 st,
                 Ad.astype(dt),
@@ -372,81 +581,109 @@ def main() -> None:
                 activation="relu",
                 output="softmax",
                 loss="cross_entropy",
-                learning_rate=0.01,
-                max_iter=nw,
+                learning_rate=LR,
+                max_iter=iterations,
                 products="blas",
+                backend="numpy" if path == "numpy" else "numba",
             )
 
-        t, r = best_of(args.repeats, run)
-        assert np.isfinite(r.loss).all()
-        wide[np.dtype(dt).name] = (t, Kw * nw * f_wide / t / 1e9)
+    wide = {}
+    for dt in (np.float64, np.float32):
+        st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)), dtype=dt)
+        for path in ("kernel", "blas", "numpy"):
+            if path != "numpy":
+                train_wide(st, dt, path, 1)  # compiles, or loads from the cache
+            t, r = best_of(
+                R if path != "numpy" else 1, lambda st=st, dt=dt, p=path: train_wide(st, dt, p, nw)
+            )
+            assert np.isfinite(r.loss).all()
+            wide[np.dtype(dt).name, path] = (t, Kw * nw * f_wide / t / 1e9, r)
+    auto = engine._path("auto", WIDE, get_activation("relu"))
     print(f"\nwide: digits 1797 full batch, {WIDE}, softmax, K = {Kw}, {nw} iterations")
-    print(f"({f_wide / 1e6:.0f} MFLOP of matrix products per model-iteration)")
-    for name, (t, g) in wide.items():
+    print(
+        f"({f_wide / 1e6:.0f} MFLOP of matrix products per model-iteration; backend='auto' "
+        f"takes the {auto} path)"
+    )
+    for (name, path), (t, g, _) in wide.items():
         pk = peak64 if name == "float64" else peak32
         print(
-            f"{name}: {t:7.2f} s, {Kw * nw / t:8.1f} model-it/s, {g:6.1f} GFLOP/s = "
+            f"{name} {path:6s}: {t:7.2f} s, {Kw * nw / t:8.1f} model-it/s, {g:6.1f} GFLOP/s = "
             f"{100 * g / peak64:.0f}% of the float64 peak ({100 * g / pk:.0f}% of {name} peak)"
         )
-    print(f"float32 / float64 speed: {wide['float64'][0] / wide['float32'][0]:.2f}x")
+    ref = wide["float64", "numpy"][2].params.weights
+    dw = {
+        p: max(np.abs(a - b).max() for a, b in zip(wide["float64", p][2].params.weights, ref))
+        for p in ("kernel", "blas")
+    }
+    wide32 = wide["float64", auto][0] / wide["float32", auto][0]
+    print(
+        f"weights after the run vs the NumPy backend: kernel {dw['kernel']:.1e}, BLAS path "
+        f"{dw['blas']:.1e}; float32 / float64 speed ({auto} path): {wide32:.2f}x"
+    )
+    # Where the kernel stops leading: both compiled paths over widths, the same work each.
+    scan = []
+    for width in (64, 128, 256, 384, 512):
+        sizes = (64, width, width, 10)
+        k = max(2, round(Kw * (train_flops(WIDE, 1) / train_flops(sizes, 1)) / 8))
+        st = engine.init_params(sizes, "he_normal", random_state=list(range(k)))
+        times = {}
+        for path in ("kernel", "blas"):
+            with forced_path(path):
+                run = lambda st=st: engine.train(  # noqa: E731
+                    st,
+                    Ad,
+                    Yd,
+                    activation="relu",
+                    output="softmax",
+                    loss="cross_entropy",
+                    max_iter=2,
+                    products="blas",
+                    backend="numba",
+                )
+                run()
+                times[path], _ = best_of(R, run)
+        scan.append((width, k, times["blas"] / times["kernel"]))
+    print(
+        "kernel / BLAS path speed by width (digits, 2 iterations): "
+        + ", ".join(f"{w}: {x:.2f}x (K={k})" for w, k, x in scan)
+        + f"; KERNEL_MAX_WIDTH = {engine.KERNEL_MAX_WIDTH}"
+    )
 
-    # Memory
+    # --- memory ---------------------------------------------------------------------------
     mb0, mb1, tm, nm, mtr = peak_memory(args.memory_k, args.memory_iterations)
     print(
         f"\nmemory: K = {args.memory_k} course networks, init + {nm} iterations in a fresh "
-        f"process ({tm:.1f} s): peak RSS (VmHWM) {mb1:.0f} MiB ({mb0:.0f} MiB after imports and "
-        f"data); tracemalloc peak of building + training {mtr:.0f} MiB"
+        f"process ({tm:.1f} s): peak RSS (VmHWM) {mb1:.0f} MiB ({mb0:.0f} MiB after imports, "
+        f"data and the kernel); tracemalloc peak of building + training {mtr:.0f} MiB"
     )
 
-    # Profiles
-    print(
-        f"\ncProfile: engine.train, course network, K = {K}, 20 iterations (by own time; the "
-        "kernel is one call, so the NumPy backend is shown)"
-    )
-    print(
-        profile(
-            lambda: engine.train(
-                stack, A0, Y, activation="relu", max_iter=20, products="blas", backend="numpy"
-            )
-        )
-    )
-    st = engine.init_params(WIDE, "he_normal", random_state=list(range(Kw)))
-    print(f"\ncProfile: engine.train, wide float64, K = {Kw}, 2 iterations (by own time)")
-    print(
-        profile(
-            lambda: engine.train(
-                st,
-                Ad,
-                Yd,
-                activation="relu",
-                output="softmax",
-                loss="cross_entropy",
-                max_iter=2,
-                products="blas",
-            )
-        )
-    )
+    # --- profiles -------------------------------------------------------------------------
+    # One network: the work one core does on the BLAS path (cProfile sees the main thread only).
+    st = engine.init_params(WIDE, "he_normal", random_state=[0])
+    print("\ncProfile: engine.train, wide float64, one network, 4 iterations, BLAS path")
+    print(profile(lambda: train_wide(st, np.float64, "blas", 4)))
 
     print(f"\nload average at end: {open('/proc/loadavg').read().split()[:3]}")
     print("\ngoals:")
     goals = [
-        (
-            "initlab >= 10x per-model NumPy loop",
-            r_init / rate["plain NumPy loop (per model)"][1],
-            10,
-        ),
-        (
-            "initlab >= 8x PyTorch ensemble",
-            r_init / rate["PyTorch ensemble (bmm, autograd, SGD)"][1],
-            8,
-        ),
-        ("wide float64 >= 0.5 of peak", wide["float64"][1] / peak64, 0.5),
-        ("wide float32 >= 1.8x float64", wide["float64"][0] / wide["float32"][0], 1.8),
+        ("course kernel >= 50% of the float64 peak", g_init / peak64, 0.5),
+        ("run_chunk <= 1.15x the bare kernel", 1.15 / chunk_ratio, 1.0),
+        ("wide float64 >= 50% of the float64 peak", wide["float64", auto][1] / peak64, 0.5),
+        ("float32 >= 1.8x float64, course", r32 / r_init, 1.8),
+        ("float32 >= 1.8x float64, wide", wide32, 1.8),
     ]
+    if t_torch is not None:
+        r_bmm = rate["PyTorch ensemble (bmm, autograd, SGD)"][1]
+        goals.insert(1, ("course kernel >= 8x PyTorch ensemble", r_init / r_bmm, 8))
+    if t_jax is not None:
+        goals.insert(
+            1 + (t_torch is not None), ("course kernel >= 8x JAX", r_init / (K * n / t_jax), 8)
+        )
     for name, v, target in goals:
-        print(f"  {name:40s} {v:8.2f}  {'met' if v >= target else 'NOT met'}")
+        shown = chunk_ratio if name.startswith("run_chunk") else v
+        print(f"  {name:42s} {shown:8.2f}  {'met' if v >= target else 'NOT met'}")
     print(
-        f"  {f'K={args.memory_k} peak memory < 2 GB':40s} {mb1:6.0f} MiB  "
+        f"  {f'K={args.memory_k} peak memory < 2 GB':42s} {mb1:6.0f} MiB  "
         f"{'met' if mb1 < 2000 else 'NOT met'}"
     )
 

@@ -210,3 +210,51 @@ def test_train_rejects_bad_arguments():
         engine.train(params, X, Y, solver="lbfgs")
     with pytest.raises(ValueError, match="does not go with the loss"):
         engine.train(params, X, Y, output="softmax", loss="binary_cross_entropy")
+
+
+def _plain_logits(Ws, bs, X, act):
+    """The network's logits by plain NumPy (an independent forward pass)."""
+    A = X
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        Z = W @ A + b[:, None]
+        A = act.f(Z) if l < len(Ws) - 1 else Z
+    return A
+
+
+@pytest.mark.parametrize(("output", "c"), [("sigmoid", 1), ("softmax", 3)])
+def test_accuracy_every_measures_the_parameters_before_each_checkpoint(output, c):
+    # The expected accuracies, written independently: the snapshot at iteration t holds the
+    # parameters before it; predict as MLPClassifier.predict does (p > 0.5 for one output,
+    # else the most probable class) and count the matches.
+    rng = np.random.default_rng(7)
+    params = _random_params((3, 6, c), 2, rng)
+    X = rng.standard_normal((3, 60))
+    Y = _targets(output, c, 60, rng)
+    loss = "binary_cross_entropy" if output == "sigmoid" else "cross_entropy"
+    res = engine.train(
+        params,
+        X,
+        Y,
+        activation="tanh",
+        output=output,
+        loss=loss,
+        learning_rate=0.5,
+        max_iter=30,
+        snapshot_every=10,
+        accuracy_every=10,
+    )
+    act = get_activation("tanh")
+    labels = (Y[0] > 0.5).astype(int) if c == 1 else Y.argmax(axis=0)
+    expected = []
+    for state in [*res.snapshots, {"weights": res.params.weights, "biases": res.params.biases}]:
+        row = []
+        for k in range(2):
+            z = _plain_logits(
+                [W[k] for W in state["weights"]], [b[k] for b in state["biases"]], X, act
+            )
+            pred = (z[0] > 0).astype(int) if c == 1 else z.argmax(axis=0)
+            row.append((pred == labels).mean())
+        expected.append(row)
+    assert res.accuracy.shape == (4, 2)  # iterations 0, 10, 20 and the end
+    np.testing.assert_array_equal(res.accuracy, expected)
+    assert res.accuracy[0].tolist() != res.accuracy[-1].tolist()  # it did learn something

@@ -416,8 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=("auto", "numba", "numpy"),
         default="auto",
-        help="the engine's backend: the compiled kernel for small networks (auto, the "
-        "default), always (numba) or never (numpy)",
+        help="the engine's backend: compiled code where Numba can run it (auto, the default), "
+        "always (numba), or the NumPy reference path (numpy)",
     )
     _max_memory_option(sw)
     sw.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import _kernels
 from . import initializers as _inits
@@ -431,6 +434,12 @@ class TrainResult:
         What the optimizer carries from one step to the next (momentum's velocity, Adam's
         moments and step count; nothing for ``gd``): pass it to the next :func:`train` call on
         ``params`` to continue the run in chunks exactly as one call would.
+    accuracy : ndarray, shape (n_points, K), or None
+        With ``accuracy_every``: the share of the training samples each network classifies
+        correctly (predicting as ``MLPClassifier.predict``) on the parameters before iterations
+        0, accuracy_every, 2 accuracy_every, ... (those below ``n_iter``), then a last row on
+        the trained parameters. A diverged network's rows after it diverged are those of its
+        kept parameters.
     """
 
     params: Params
@@ -440,6 +449,7 @@ class TrainResult:
     n_steps: int
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
+    accuracy: np.ndarray | None = None
 
     @property
     def diverged(self) -> np.ndarray:
@@ -520,6 +530,7 @@ def train(
     epsilon: float = 1e-8,
     alpha: float = 0.0,
     snapshot_every: int | None = None,
+    accuracy_every: int | None = None,
     callback: Callable[[int, np.ndarray], Any] | None = None,
     products: str = "auto",
     backend: str = "numpy",
@@ -557,22 +568,29 @@ def train(
         L2 penalty: the loss gains alpha / (2 m) * sum ||W||^2 (weights, not biases).
     snapshot_every : int or None
         Keep copies of the parameters and gradients every this many iterations.
+    accuracy_every : int or None
+        Measure each network's training accuracy every this many iterations and at the end
+        (:attr:`TrainResult.accuracy`); for classification outputs (sigmoid, softmax).
     callback : callable(iteration, loss) or None
         Called after each iteration with its loss per network, shape (K,) (for progress bars).
+        The compiled kernel runs full-batch gradient descent a stretch of iterations at a time
+        (about a fifth of a second each) and then calls it for each iteration of the stretch.
     products : {"auto", "blas", "exact"}
         How matrix products sum: ``"blas"`` (fast; equal units may drift apart by rounding),
         ``"exact"`` (every element in the same order: equal units stay equal bit for bit, as in
         exact arithmetic), ``"auto"``: exact when the start has equal units, else BLAS. For the
-        NumPy backend; the compiled one always keeps equal units equal.
+        NumPy backend and wide networks; the compiled kernel always keeps equal units equal.
     backend : {"numpy", "numba", "auto"}
         ``"numpy"``: the reference path, array operations on the whole stack (the course's
-        operations, reproduced bit for bit). ``"numba"``: the compiled kernel
-        (:mod:`initlab._kernels`), each network computed in cache by one core from start to end,
-        the networks shared out over the cores; it agrees with the NumPy path to rounding
-        (relative 1e-12 over a run, tested), gives a network the same bits alone or in any
-        stack, and is several times faster for small networks. ``"auto"``: the kernel when
-        Numba is installed and the network is narrow (every layer at most
-        :data:`KERNEL_MAX_WIDTH` units), where it wins; NumPy's BLAS products otherwise.
+        operations, reproduced bit for bit). ``"numba"``: compiled code. Networks whose layers
+        have at most :data:`KERNEL_MAX_WIDTH` units run through the compiled kernel
+        (:mod:`initlab._kernels`): each network trained by one core in its cache, blocks of
+        samples carried through every layer in vector registers, the networks shared out over
+        the cores; it agrees with the NumPy path to rounding (relative 1e-12 over a run,
+        tested) and gives a network the same bits alone or in any stack. Wider networks keep
+        NumPy's BLAS products, one network per core, with the bias, the activation and its
+        derivative applied in place by compiled passes. ``"auto"``: ``"numba"`` when Numba is
+        installed and has the activation, else ``"numpy"``.
     optimizer_state : dict or None
         ``optimizer_state`` of a previous result on the same stack and solver: the optimizer
         resumes from it (a run in chunks then equals one call; the playground trains this way).
@@ -588,9 +606,21 @@ def train(
             "The 'products' parameter must be one of 'auto', 'blas', 'exact'. Got "
             f"{products!r} instead."
         )
+    for name, every in (("snapshot_every", snapshot_every), ("accuracy_every", accuracy_every)):
+        if every is not None and (isinstance(every, bool) or int(every) != every or every < 1):
+            raise ValueError(
+                f"The '{name}' parameter must be None or an int >= 1. Got {every!r} instead."
+            )
+    if accuracy_every is not None and output == "identity":
+        raise ValueError(
+            "The 'accuracy_every' parameter needs a classification output (sigmoid or softmax). "
+            "Got output='identity' instead."
+        )
     act = get_activation(activation)
-    kernel = _use_kernel(backend, params.layer_sizes, act)
-    exact = not kernel and (products == "exact" or (products == "auto" and has_equal_units(params)))
+    path = _path(backend, params.layer_sizes, act)
+    exact = path != "kernel" and (
+        products == "exact" or (products == "auto" and has_equal_units(params))
+    )
     K = params.K
     m = X.shape[-1]
     dtype = params.weights[0].dtype
@@ -599,6 +629,23 @@ def train(
     # All parameters of a network live in one row of `theta` (K, P), all gradients in one row of
     # `grad`: an update, a finiteness check or a freeze is one array operation, whatever the depth.
     theta = _flatten(params)
+    full_batch = batch_size is None or batch_size >= m
+    if path == "kernel" and solver == "gd" and full_batch:
+        return _train_kernel(
+            params,
+            theta,
+            X,
+            Y,
+            act,
+            output,
+            loss,
+            learning_rate,
+            int(max_iter),
+            alpha,
+            snapshot_every,
+            accuracy_every,
+            callback,
+        )
     grad = np.empty_like(theta)
     # The last parameters whose loss and gradient were finite, per network: a network that
     # diverges is rolled back to them, so that what it keeps predicts finite probabilities.
@@ -618,18 +665,38 @@ def train(
     )
     for key, value in (optimizer_state or {}).items():
         setattr(opt, key, [a.copy() for a in value] if isinstance(value, list) else value)
+    kernel = path == "kernel"
     if kernel:
-        layout = _kernels.layout(params.layer_sizes)
-        act_code = _kernels.activation_code(act)
+        _kernels.ensure_compiled(dtype)
+        codes = (
+            _kernels.layout(params.layer_sizes),
+            _kernels.activation_code(act),
+            _kernels.OUTPUT_CODES[output],
+            _kernels.LOSS_CODES[loss],
+        )
+        if full_batch:  # the data in blocks once, for every step
+            Xk, nv = _kernels.pack(_stack3(X), dtype)
+            packed = (Xk, _kernels.pack(_stack3(Y), dtype)[0], nv)
         # Plain gradient descent is applied inside the kernel; other solvers update here.
         fused = solver == "gd"
+    elif path == "blas":
+        _kernels.ensure_compiled(dtype, "passes")
+    labels = _labels(Y) if accuracy_every else None
+
+    def measure() -> np.ndarray:
+        """The training accuracy of the current parameters, per network."""
+        if kernel:
+            return _kernel_accuracy(theta, X, Y, params.layer_sizes, act, output, loss)
+        zs, _ = forward(params, X, act, exact=exact)
+        return _correct_share(zs[-1], labels, output)
+
     epoch_batches = _batches(m, batch_size, shuffle)
-    full_batch = batch_size is None or batch_size >= m
     losses = np.full((int(max_iter), K), np.nan)
     diverged_at = np.full(K, -1)
     active = np.ones(K, dtype=bool)
     all_active = True
     snapshots: list[dict[str, Any]] = []
+    accuracy: list[np.ndarray] = []
     n_steps = 0
     it = -1
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -639,29 +706,56 @@ def train(
                 Xb, Yb = (X, Y) if full_batch else (_take(X, idx), _take(Y, idx))
                 mb = Xb.shape[-1]
                 snap = bool(snapshot_every) and bi == 0 and it % snapshot_every == 0
+                check = bool(accuracy_every) and bi == 0 and it % accuracy_every == 0
+                if check and (kernel or not full_batch):
+                    accuracy.append(measure())
                 if kernel:
                     if fused:
                         np.copyto(pre, theta)
                     before = pre if fused else theta
-                    value, finite = _kernels.step(
+                    if full_batch:
+                        Xk, Yk, nv = packed
+                    else:
+                        Xk, nv = _kernels.pack(_stack3(Xb), dtype)
+                        Yk, _ = _kernels.pack(_stack3(Yb), dtype)
+                    value = np.full(K, np.nan)
+                    stopped = np.full(K, -1)
+                    _kernels.run(
                         theta,
-                        grad,
-                        _stack3(Xb),
-                        _stack3(Yb),
-                        layout,
-                        act_code,
-                        _kernels.OUTPUT_CODES[output],
-                        _kernels.LOSS_CODES[loss],
-                        active=active,
-                        alpha=alpha,
+                        Xk,
+                        Yk,
+                        nv,
+                        mb,
+                        *codes,
+                        grad=grad,
+                        active=active.copy(),
                         learning_rate=learning_rate if fused else 0.0,
+                        n_iter=1,
+                        alpha=alpha,
+                        losses=value[None],
+                        diverged_at=stopped,
                     )
+                    finite = stopped < 0
                 else:
-                    zs, acts = forward(params, Xb, act, exact=exact)
-                    value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
-                    backward(
-                        params, zs, acts, dz, act, out=(grads.weights, grads.biases), exact=exact
-                    )
+                    if path == "blas":
+                        value, z_out = _fused_loss_grad(
+                            params, grads, Xb, Yb, act, output, loss, exact
+                        )
+                    else:
+                        zs, acts = forward(params, Xb, act, exact=exact)
+                        value, dz, _ = loss_and_grad(zs[-1], Yb, loss, output)
+                        backward(
+                            params,
+                            zs,
+                            acts,
+                            dz,
+                            act,
+                            out=(grads.weights, grads.biases),
+                            exact=exact,
+                        )
+                        z_out = zs[-1]
+                    if check and full_batch:
+                        accuracy.append(_correct_share(z_out, labels, output))
                     if alpha:
                         w = theta[:, :n_w]
                         value = value + alpha / (2 * mb) * (w * w).sum(axis=1)
@@ -675,6 +769,8 @@ def train(
                     active &= finite
                     all_active = False
                     theta[newly] = last[newly]
+                    if kernel and fused:  # the snapshot shows where a diverged network went back
+                        pre[newly] = theta[newly]
                 if kernel and fused:  # pre holds the parameters whose loss was finite
                     if all_active:
                         last, pre = pre, last
@@ -712,19 +808,37 @@ def train(
                 losses[it, active] = epoch_loss[active]
             if callback is not None:
                 callback(it, losses[it])
+        if accuracy_every:
+            accuracy.append(measure())
     n_iter = it + 1
     state = {k: getattr(opt, k) for k in _OPTIMIZER_STATE if hasattr(opt, k)}
-    return TrainResult(params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots, state)
+    return TrainResult(
+        params,
+        losses[:n_iter],
+        diverged_at,
+        n_iter,
+        n_steps,
+        snapshots,
+        state,
+        _accuracy_rows(accuracy, diverged_at, accuracy_every) if accuracy_every else None,
+    )
 
 
-KERNEL_MAX_WIDTH = 128
-"""The widest layer for which ``backend="auto"`` uses the compiled kernel (measured in
-``benchmarks/bench_sweep.py``: beyond it NumPy's BLAS products are faster)."""
+KERNEL_MAX_WIDTH = 256
+"""The widest layer for which the compiled backend uses the kernel; wider networks train
+through BLAS products with compiled element-wise passes. The kernel keeps B / 4 partial sums of
+the gradient per parameter, which a core's caches hold for layers up to a few hundred units:
+``benchmarks/bench_sweep.py`` measures both paths over widths (the kernel leads up to 256)."""
 
 BACKENDS = ("numpy", "numba", "auto")
 
+SEGMENT_SECONDS = 0.2
+"""About how long the kernel runs between two returns to Python (callbacks, Ctrl-C)."""
 
-def _use_kernel(backend: str, sizes: tuple[int, ...], act: Activation) -> bool:
+
+def _path(backend: str, sizes: tuple[int, ...], act: Activation) -> str:
+    """Which code trains: ``"numpy"`` (the reference), ``"kernel"`` (the compiled kernel) or
+    ``"blas"`` (BLAS products with compiled element-wise passes, for wide layers)."""
     if backend not in BACKENDS:
         raise ValueError(
             f"The 'backend' parameter must be one of {', '.join(map(repr, BACKENDS))}. Got "
@@ -742,13 +856,236 @@ def _use_kernel(backend: str, sizes: tuple[int, ...], act: Activation) -> bool:
                 f"The 'backend' parameter is 'numba' but the kernel has no activation "
                 f"{act.name!r}. It has: {', '.join(_kernels.ACTIVATION_CODES)}."
             )
-        return True
-    return (
-        backend == "auto"
-        and _kernels.AVAILABLE
-        and supported
-        and max(sizes[1:]) <= KERNEL_MAX_WIDTH
+    elif backend == "numpy" or not (_kernels.AVAILABLE and supported):
+        return "numpy"
+    return "kernel" if max(sizes[1:]) <= KERNEL_MAX_WIDTH else "blas"
+
+
+def _use_kernel(backend: str, sizes: tuple[int, ...], act: Activation) -> bool:
+    """Whether :func:`train` runs these networks through the compiled kernel (which keeps equal
+    units equal by itself: the NumPy and BLAS paths need exact products for that)."""
+    return _path(backend, sizes, act) == "kernel"
+
+
+def _labels(Y: np.ndarray) -> np.ndarray:
+    """Class indices from targets (c, m) or (K, c, m): y > 0.5 for one output, else argmax."""
+    return (Y[..., 0, :] > 0.5).astype(np.int64) if Y.shape[-2] == 1 else np.argmax(Y, axis=-2)
+
+
+def _correct_share(z: np.ndarray, labels: np.ndarray, output: str) -> np.ndarray:
+    """Share of correct predictions per network from logits (K, c, m), predicting as
+    MLPClassifier.predict does: p > 0.5 for one output, else the most probable class."""
+    p = output_activation(z, output)
+    pred = (p[:, 0, :] > 0.5).astype(np.int64) if p.shape[1] == 1 else np.argmax(p, axis=1)
+    return (pred == labels).mean(axis=-1)
+
+
+def _accuracy_rows(rows: list[np.ndarray], diverged_at: np.ndarray, every: int) -> np.ndarray:
+    """The accuracy table, with a diverged network's rows after it diverged set to those of its
+    kept parameters (the last row)."""
+    acc = np.array(rows)
+    for k in np.flatnonzero(diverged_at >= 0):
+        later = np.arange(len(acc) - 1) * every > diverged_at[k]
+        acc[:-1][later, k] = acc[-1, k]
+    return acc
+
+
+def _kernel_accuracy(theta, X, Y, sizes, act, output, loss) -> np.ndarray:
+    """The accuracy of the parameters ``theta`` on (X, Y), by the kernel's forward pass."""
+    Xb, nv = _kernels.pack(_stack3(X), theta.dtype)
+    Yb, _ = _kernels.pack(_stack3(Y), theta.dtype)
+    out = np.full(theta.shape[0], np.nan)
+    _kernels.run(
+        theta,
+        Xb,
+        Yb,
+        nv,
+        X.shape[-1],
+        _kernels.layout(sizes),
+        _kernels.activation_code(act),
+        _kernels.OUTPUT_CODES[output],
+        _kernels.LOSS_CODES[loss],
+        learning_rate=0.0,
+        n_iter=0,
+        active=np.zeros(theta.shape[0], bool),
+        final_accuracy=out,
     )
+    return out
+
+
+def _train_kernel(
+    template,
+    theta,
+    X,
+    Y,
+    act,
+    output,
+    loss,
+    learning_rate,
+    max_iter,
+    alpha,
+    snapshot_every,
+    accuracy_every,
+    callback,
+) -> TrainResult:
+    """Full-batch gradient descent in the compiled kernel: stretches of iterations, each network
+    from one iteration to the next in its core's cache, back to Python between stretches."""
+    dtype = theta.dtype
+    _kernels.ensure_compiled(dtype)
+    K, P = theta.shape
+    m = X.shape[-1]
+    Xb, nv = _kernels.pack(_stack3(X), dtype)
+    Yb, _ = _kernels.pack(_stack3(Y), dtype)
+    codes = (
+        _kernels.layout(template.layer_sizes),
+        _kernels.activation_code(act),
+        _kernels.OUTPUT_CODES[output],
+        _kernels.LOSS_CODES[loss],
+    )
+    losses = np.full((max_iter, K), np.nan)
+    diverged_at = np.full(K, -1, np.int64)
+    active = np.ones(K, bool)
+    grad = np.zeros_like(theta)
+    last = theta.copy()  # the last parameters whose loss was finite: where divergence goes back
+    snaps = acc = None
+    if snapshot_every:
+        n_snap = -(-max_iter // snapshot_every)
+        snaps = (np.full((n_snap, K, P), np.nan, dtype), np.full((n_snap, K, P), np.nan, dtype))
+    if accuracy_every:
+        acc = np.full((-(-max_iter // accuracy_every) + 1, K), np.nan)
+    # The first stretch: a quarter of SEGMENT_SECONDS if an iteration took 0.1 ns per parameter
+    # and sample (about twice the kernel's speed: the guess errs short), then measured.
+    per_iteration = K * P * m * 1e-10 / _kernels.n_threads()
+    it, stretch = 0, max(1, int(SEGMENT_SECONDS / 4 / per_iteration))
+    while it < max_iter and active.any():
+        n = min(stretch, max_iter - it)
+        t0 = time.perf_counter()
+        _kernels.run(
+            theta,
+            Xb,
+            Yb,
+            nv,
+            m,
+            *codes,
+            learning_rate=learning_rate,
+            n_iter=n,
+            alpha=alpha,
+            it0=it,
+            active=active,
+            last=last,
+            grad=grad,
+            losses=losses[it : it + n],
+            diverged_at=diverged_at,
+            accuracy_every=accuracy_every or 0,
+            accuracy=acc,
+            snapshot_every=snapshot_every or 0,
+            snapshots=snaps,
+        )
+        seconds = time.perf_counter() - t0
+        if callback is not None:
+            # As the step-by-step loop does: no call for an iteration after which none is left.
+            last = it + n if active.any() else int(diverged_at.max())
+            for j in range(it, last):
+                callback(j, losses[j])
+        it += n
+        # Aim the next stretch at SEGMENT_SECONDS, growing at most tenfold at a time.
+        stretch = max(1, min(10 * n, int(n * SEGMENT_SECONDS / max(seconds, 1e-6))))
+    everyone_diverged = not active.any()
+    n_iter = int(diverged_at.max()) + 1 if everyone_diverged else max_iter
+    n_steps = n_iter - 1 if everyone_diverged else max_iter
+    params = _views(template, theta)
+    snapshots = []
+    if snaps is not None:
+        for j in range(-(-n_iter // snapshot_every)):
+            t = j * snapshot_every
+            for k in np.flatnonzero((diverged_at >= 0) & (diverged_at < t)):
+                # Kept parameters, and the gradient of the iteration that diverged, as the
+                # step-by-step loop keeps them.
+                snaps[0][j, k], snaps[1][j, k] = theta[k], grad[k]
+            snapshots.append(
+                _snapshot(
+                    t, _views(template, snaps[0][j]), _views(template, snaps[1][j]), copy=False
+                )
+            )
+    accuracy = None
+    if acc is not None:
+        final = _kernel_accuracy(theta, X, Y, template.layer_sizes, act, output, loss)
+        rows = [*acc[: -(-n_iter // accuracy_every)], final]
+        accuracy = _accuracy_rows(rows, diverged_at, accuracy_every)
+    return TrainResult(
+        params, losses[:n_iter], diverged_at, n_iter, n_steps, snapshots, accuracy=accuracy
+    )
+
+
+def _fused_loss_grad(params, grads, X, Y, act, output, loss, exact):
+    """Loss (K,) and gradients (into ``grads``) of a stack of wide networks, and the logits
+    (K, c, m). The networks are shared out over the cores, each core taking one network at a
+    time with single-threaded BLAS products (einsum's when ``exact``) and compiled passes that
+    add the bias, apply the activation and its derivative in place: the activations of one
+    network (a few MB) stay in the cache, and no core waits for another."""
+    K = params.K
+    values = np.empty(K)
+    z_out = np.empty((K, params.weights[-1].shape[1], X.shape[-1]), params.weights[0].dtype)
+    threads = min(K, _kernels.n_threads())
+
+    def work(ks):
+        for k in ks:
+            values[k] = _fused_network(params, grads, k, X, Y, act, output, loss, exact, z_out)
+
+    # One BLAS thread per product: the parallelism is across networks (BLAS's own threads would
+    # make two cores wait on each other at every product).
+    with threadpool_limits(1, user_api="blas"):
+        if threads == 1:
+            work(range(K))
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(work, [range(t, K, threads) for t in range(threads)]))
+    return values, z_out
+
+
+def _fused_network(params, grads, k, X, Y, act, output, loss, exact, z_out) -> float:
+    """Network k of :func:`_fused_loss_grad`: its loss, its gradients written into ``grads``."""
+    L = len(params.weights)
+    code, p = _kernels.activation_code(act)
+    keep_z = code in _kernels.NEEDS_Z
+    x = X[k] if X.ndim == 3 else X
+    acts, zs = [x], []
+    for l in range(L):
+        W, b = params.weights[l][k], params.biases[l][k]
+        z = _product(W, acts[-1], exact)
+        if l < L - 1:
+            a = np.empty_like(z) if keep_z else z
+            _kernels.bias_activate(z, b, a, code, p)
+            zs.append(z)
+            acts.append(a)
+        else:
+            z += b[:, None]
+            z_out[k] = z
+    y = Y[k] if Y.ndim == 3 else Y
+    value, dz, _ = loss_and_grad(z_out[k][None], y[None], loss, output)
+    delta = dz[0]
+    grads.biases[L - 1][k] = delta.sum(axis=-1)
+    for l in range(L - 1, -1, -1):
+        _product_t(delta, acts[l], grads.weights[l][k], exact)
+        if l > 0:
+            back = _product(params.weights[l][k].T, delta, exact)
+            # back *= phi'(z) in place, and the bias gradient of layer l - 1 (its row sums)
+            _kernels.times_derivative(back, zs[l - 1], acts[l], code, p, grads.biases[l - 1][k])
+            delta = back
+    return value[0]
+
+
+def _product(W: np.ndarray, A: np.ndarray, exact: bool) -> np.ndarray:
+    """W A for one network's matrices."""
+    return np.einsum("oi,im->om", W, A) if exact else W @ A
+
+
+def _product_t(delta: np.ndarray, A: np.ndarray, out: np.ndarray, exact: bool) -> None:
+    """out = delta A^T (the weight gradient) for one network."""
+    if exact:
+        np.einsum("om,im->oi", delta, A, out=out)
+    else:
+        np.matmul(delta, A.T, out=out)
 
 
 def _stack3(A: np.ndarray) -> np.ndarray:
@@ -773,11 +1110,12 @@ def _views(template: Params, flat: np.ndarray) -> Params:
     return Params(views[:n], views[n:])
 
 
-def _snapshot(it: int, params: Params, grads: Params) -> dict:
+def _snapshot(it: int, params: Params, grads: Params, copy: bool = True) -> dict:
+    take = (lambda a: a.copy()) if copy else (lambda a: a)
     return {
         "iteration": it,
-        "weights": [W.copy() for W in params.weights],
-        "biases": [b.copy() for b in params.biases],
-        "grad_weights": [g.copy() for g in grads.weights],
-        "grad_biases": [g.copy() for g in grads.biases],
+        "weights": [take(W) for W in params.weights],
+        "biases": [take(b) for b in params.biases],
+        "grad_weights": [take(g) for g in grads.weights],
+        "grad_biases": [take(g) for g in grads.biases],
     }

@@ -14,7 +14,9 @@ choice ``engine.train(products="auto")`` makes for the network alone. The engine
 ``matmul`` multiplies each network's matrices on their own and every reduction is per network,
 so a configuration's numbers equal those of the configuration run alone (K = 1) up to
 floating-point reassociation inside the BLAS kernels (relative 1e-12 on losses, tested) and are
-bit for bit the same when rerun the same way.
+bit for bit the same when rerun the same way. Small networks train through the compiled kernel
+(``backend="auto"``), where a configuration gives the same bits alone or in any chunk; its
+checkpoint accuracies are measured there, in the iteration's own forward pass.
 """
 
 from __future__ import annotations
@@ -38,13 +40,13 @@ from .store import _ACTIVE, Store, StoreError, new_owner
 __all__ = ["DEFAULT_CHUNK_SIZE", "MEMORY_BUDGET", "chunk_size_for", "run_chunk", "sweep"]
 
 DEFAULT_CHUNK_SIZE = 256
-"""Networks per chunk at most (fewer when their snapshots and activations would not fit)."""
+"""Networks per chunk at most (fewer when their activations and curves would not fit)."""
 
 WAIT_FOR_OTHERS = 0.5
 """Seconds between looks at the store while another process runs the configurations left."""
 
 MEMORY_BUDGET = 256 * 2**20
-"""Bytes a chunk may use for its parameters, snapshots and activations (an estimate)."""
+"""Bytes a chunk may use for its parameters, activations and curves (an estimate)."""
 
 
 def _data(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,47 +79,81 @@ def _data(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _accuracy(params: engine.Params, X: np.ndarray, labels: np.ndarray, act: str, output: str):
+def _accuracy(params: engine.Params, X: np.ndarray, labels: np.ndarray, act, output: str):
     """Accuracy per network (K,), predicting as MLPClassifier.predict does."""
-    p = engine.predict_output(params, X, act, output)  # (K, c, m)
-    pred = (p[:, 0, :] > 0.5).astype(np.int64) if p.shape[1] == 1 else np.argmax(p, axis=1)
-    return (pred == labels[None, :]).mean(axis=1)
+    return engine._correct_share(engine.logits(params, X, act), labels, output)
 
 
-def _start(config: Mapping[str, Any], c: Config, sizes: list[int], A0: np.ndarray):
-    """One network's start (K = 1), drawn from the configuration's own seed."""
-    act = config["activation"]
-    params = engine.init_params(
-        sizes,
-        config["init"],
-        config["bias_init"],
-        activation=act,
-        random_state=[np.random.default_rng(c.seed)],
-        dtype=config["dtype"],
-    )
+def _starts(
+    configs: list[Config], cfgs: list[dict[str, Any]], sizes: list[int], A0: np.ndarray, act
+) -> engine.Params:
+    """The configurations' starts as one stack, network k drawn from ``default_rng(seed_k)``.
+
+    Configurations with the same init and bias_init are drawn by one call (the specs resolved
+    once, each network from its own generator): the same numbers as drawing them one by one.
+    """
+    first = cfgs[0]
     n_layers = len(sizes) - 1
-    inits = [
-        engine.resolve_initializer(s, act)
-        for s in engine._per_layer(config["init"], n_layers, "init")
-    ]
-    lsuv = [i for i in inits if i.data_dependent]
-    if lsuv:  # as MLPClassifier does: rescale on the first batch
-        batch = A0 if config["batch_size"] is None else A0[:, : config["batch_size"]]
-        engine.lsuv(
-            params, batch, act, tol=lsuv[0].params["tol"], max_iter=lsuv[0].params["max_iter"]
+    by_spec: dict[str, list[int]] = {}
+    for i, cfg in enumerate(cfgs):
+        by_spec.setdefault(repr((cfg["init"], cfg["bias_init"])), []).append(i)
+    parts, order = [], []
+    for idx in by_spec.values():
+        cfg = cfgs[idx[0]]
+        inits = [
+            engine.resolve_initializer(s, act)
+            for s in engine._per_layer(cfg["init"], n_layers, "init")
+        ]
+        params = engine.init_params(
+            sizes,
+            inits,
+            cfg["bias_init"],
+            activation=act,
+            random_state=[np.random.default_rng(configs[i].seed) for i in idx],
+            dtype=first["dtype"],
         )
-    return params
+        lsuv = [i for i in inits if i.data_dependent]
+        if lsuv:  # as MLPClassifier does: rescale on the first batch (each network on its own)
+            batch = A0 if first["batch_size"] is None else A0[:, : first["batch_size"]]
+            engine.lsuv(
+                params, batch, act, tol=lsuv[0].params["tol"], max_iter=lsuv[0].params["max_iter"]
+            )
+        parts.append(params)
+        order.extend(idx)
+    stack = _stack(parts)
+    inverse = np.argsort(order)
+    return stack if np.array_equal(inverse, np.arange(len(order))) else stack.select(inverse)
 
 
 def _stack(parts: list[engine.Params]) -> engine.Params:
+    if len(parts) == 1:
+        return parts[0]
     return engine.Params(
         [np.concatenate(ws) for ws in zip(*(p.weights for p in parts))],
         [np.concatenate(bs) for bs in zip(*(p.biases for p in parts))],
     )
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
+def _effective_widths(params: engine.Params) -> np.ndarray:
+    """Groups of interchangeable units per network and hidden layer, (K, L - 1): the number of
+    :func:`initlab.diagnostics.symmetry.symmetry_groups` (exact comparison), for a whole stack."""
+    K, L = params.K, len(params.weights)
+    out = np.empty((K, L - 1), np.int64)
+    for l in range(L - 1):
+        sig = engine.unit_signatures(params, l)  # (K, units, fan_in + 1 + fan_out)
+        units = sig.shape[1]
+        if units * units * sig.shape[2] > 2**16:  # wide: one network at a time
+            out[:, l] = [len(symmetry_groups(*_layer(params, k, l))) for k in range(K)]
+            continue
+        equal = (sig[:, :, None, :] == sig[:, None, :, :]).all(axis=-1)
+        # a unit opens a group unless an earlier unit equals it
+        earlier = np.tril(equal, k=-1).any(axis=2)
+        out[:, l] = units - earlier.sum(axis=1)
+    return out
+
+
+def _layer(params: engine.Params, k: int, l: int):
+    return params.weights[l][k], params.biases[l][k], params.weights[l + 1][k]
 
 
 def _versions(kernel: bool) -> dict[str, str]:
@@ -142,8 +178,8 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
     record : Record
         What to measure: ``target_accuracy`` and ``curve_every``.
     backend : {"auto", "numba", "numpy"}
-        The engine's backend (:func:`initlab.engine.train`): ``"auto"`` trains small networks
-        with the compiled kernel.
+        The engine's backend (:func:`initlab.engine.train`): ``"auto"`` trains with compiled
+        code (the kernel for small networks).
 
     Returns
     -------
@@ -160,10 +196,10 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
 
     Notes
     -----
-    Checkpoint ``t`` holds the parameters after ``t`` iterations (the engine's snapshot before
-    iteration ``t``). A diverged network keeps its last finite parameters; its checkpoints after
-    it diverged are not counted, so it reaches the target at the same iteration alone or in a
-    stack. Non-finite losses are stored as None.
+    Checkpoint ``t`` holds the parameters after ``t`` iterations (the engine measures the
+    accuracy before iteration ``t``). A diverged network keeps its last finite parameters; its
+    checkpoints after it diverged are not counted, so it reaches the target at the same
+    iteration alone or in a stack. Non-finite losses are stored as None.
     """
     if not configs:
         return []
@@ -176,27 +212,37 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
     cfgs = [c.config for c in configs]
     first = cfgs[0]
     data = _data(first)
-    act = first["activation"]
+    act = get_activation(first["activation"])
     sizes = [data["n_features"], *first["hidden"], data["Y"].shape[0]]
     n_iter = first["iterations"]
     every = record.curve_every
-    starts = [_start(cfg, c, sizes, data["A0"]) for cfg, c in zip(cfgs, configs)]
-    kernel = engine._use_kernel(backend, tuple(sizes), get_activation(act))
-    # The kernel keeps equal units equal by itself; NumPy needs exact products for them.
-    exact = np.array([not kernel and engine.has_equal_units(p) for p in starts])
+    starts = _starts(configs, cfgs, sizes, data["A0"], act)
+    kernel = engine._use_kernel(backend, tuple(sizes), act)
+    # The kernel keeps equal units equal by itself; NumPy and BLAS need exact products for them.
+    if kernel or len(sizes) < 3:
+        exact = np.zeros(len(configs), bool)
+    else:  # a network has equal units where a layer has fewer groups than units
+        exact = (_effective_widths(starts) < np.array(sizes[1:-1])).any(axis=1)
 
     K = len(configs)
     losses = np.full((n_iter, K), np.nan)
     diverged_at = np.full(K, -1)
     checkpoints = list(range(0, n_iter, every))
     acc_curve = np.full((len(checkpoints) + 1, K), np.nan)
-    final: list[Any] = [None] * K  # (params K = 1, test accuracy) per configuration
+    test_acc = np.full(K, np.nan)
+    widths = np.zeros((K, len(sizes) - 2), np.int64)
     for mode in (True, False):
         idx = np.flatnonzero(exact == mode)
         if idx.size == 0:
             continue
+        shuffle = None
+        if first["batch_size"] is not None:
+            shuffle = [
+                np.random.default_rng(np.random.SeedSequence(configs[i].seed, spawn_key=(1,)))
+                for i in idx
+            ]
         result = engine.train(
-            _stack([starts[i] for i in idx]),
+            starts if idx.size == K else starts.select(idx),
             data["A0"],
             data["Y"],
             activation=act,
@@ -206,93 +252,84 @@ def run_chunk(configs: list[Config], record: Record, backend: str = "auto") -> l
             learning_rate=first["learning_rate"],
             max_iter=n_iter,
             batch_size=first["batch_size"],
-            shuffle=[
-                np.random.default_rng(np.random.SeedSequence(configs[i].seed, spawn_key=(1,)))
-                for i in idx
-            ],
+            shuffle=shuffle,
             momentum=first["momentum"],
-            # Checkpoint accuracies need the parameters every curve_every iterations.
-            snapshot_every=every if "iterations_to_target" in record.metrics else None,
+            # Checkpoint accuracies, measured by the engine as it trains.
+            accuracy_every=every,
             products="exact" if mode else "blas",
-            backend="numba" if kernel else "numpy",
+            backend=backend,
         )
         losses[: result.n_iter, idx] = result.loss
         diverged_at[idx] = result.diverged_at
-        X = data["A0"].T
-        for j, snap in enumerate(result.snapshots):
-            p = engine.Params(snap["weights"], snap["biases"])
-            acc_curve[j, idx] = _accuracy(p, X, data["labels"], act, data["output"])
-        acc_curve[-1, idx] = _accuracy(result.params, X, data["labels"], act, data["output"])
-        test = None
+        acc_curve[: len(result.accuracy) - 1, idx] = result.accuracy[:-1]
+        acc_curve[-1, idx] = result.accuracy[-1]
         if "X_test" in data:
-            test = _accuracy(
+            test_acc[idx] = _accuracy(
                 result.params, data["X_test"], data["labels_test"], act, data["output"]
             )
-        for j, i in enumerate(idx):
-            final[i] = (result.params.select(j), test[j] if test is not None else None)
+        if "effective_width" in record.metrics:
+            widths[idx] = _effective_widths(result.params)
 
+    # The measures of every configuration at once, then one dict each.
+    finite = np.isfinite(losses)
+    best = np.where(finite, losses, np.inf).min(axis=0)
+    final = losses[-1]
+    curves = losses[::every]
+    curve_ok = np.isfinite(curves)
+    # Checkpoints that count: those up to divergence, and the end only if never diverged.
+    t_points = np.array([*checkpoints, n_iter])
+    counts = (diverged_at[None, :] < 0) | (t_points[:-1, None] <= diverged_at[None, :])
+    counts = np.vstack([counts, diverged_at[None, :] < 0])
+    hit = counts & (acc_curve >= record.target_accuracy)
+    first_hit = np.where(hit.any(axis=0), t_points[hit.argmax(axis=0)], -1)
     seconds = (time.perf_counter() - t0) / K
-    versions = _versions(kernel)
+    versions = _versions(kernel or engine._path(backend, tuple(sizes), act) == "blas")
+    has_test = "X_test" in data
+    keep = set(record.metrics) | {"diverged"}
     out = []
     for i, (c, cfg) in enumerate(zip(configs, cfgs)):
-        params, test_acc = final[i]
         d = int(diverged_at[i])
-        curve = losses[:, i]
-        finite = curve[np.isfinite(curve)]
-        # Checkpoints that count: those up to divergence, and the end only if never diverged.
-        points = [(t, acc_curve[j, i]) for j, t in enumerate(checkpoints) if d < 0 or t <= d]
-        if d < 0:
-            points.append((n_iter, acc_curve[-1, i]))
         # A network whose very start had a non-finite loss (diverged at 0) has no finite model
         # to measure: its accuracies are None, not those of NaN outputs.
         start_failed = d == 0
-        reached = [t for t, a in points if a >= record.target_accuracy and not start_failed]
-        width = None
-        if "effective_width" in record.metrics:
-            width = [
-                len(
-                    symmetry_groups(
-                        params.weights[l][0], params.biases[l][0], params.weights[l + 1][0]
-                    )
-                )
-                for l in range(len(sizes) - 2)
-            ]
-        out.append(
-            {
-                "key": c.key,
-                "group": c.group,
-                "config": cfg,
-                "status": "diverged" if d >= 0 else "done",
-                "final_loss": _finite(curve[-1]),
-                "best_loss": float(finite.min()) if finite.size else None,
-                "train_accuracy": None if start_failed else float(acc_curve[-1, i]),
-                "test_accuracy": None if test_acc is None or start_failed else float(test_acc),
-                "iterations_to_target": reached[0] if reached else None,
-                "diverged": d >= 0,
-                "diverged_at": d if d >= 0 else None,
-                "effective_width": width,
-                "curve": [_finite(x) for x in curve[::every]],
-                "seconds": seconds,
-                "versions": versions,
-            }
-        )
+        result = {
+            "key": c.key,
+            "group": c.group,
+            "config": cfg,
+            "status": "diverged" if d >= 0 else "done",
+            "final_loss": float(final[i]) if finite[-1, i] else None,
+            "best_loss": float(best[i]) if best[i] < np.inf else None,
+            "train_accuracy": None if start_failed else float(acc_curve[-1, i]),
+            "test_accuracy": float(test_acc[i]) if has_test and not start_failed else None,
+            "iterations_to_target": (
+                int(first_hit[i]) if first_hit[i] >= 0 and not start_failed else None
+            ),
+            "diverged": d >= 0,
+            "diverged_at": d if d >= 0 else None,
+            "effective_width": widths[i].tolist(),
+            "curve": [float(x) if ok else None for x, ok in zip(curves[:, i], curve_ok[:, i])],
+            "seconds": seconds,
+            "versions": versions,
+        }
         for m in METRICS:  # what the record leaves out is not stored
-            if m not in record.metrics and m != "diverged":
-                out[-1][m] = None
+            if m not in keep:
+                result[m] = None
+        out.append(result)
     return out
 
 
 def chunk_size_for(config: Mapping[str, Any], record: Record, n_features: int, n_out: int) -> int:
     """Networks per chunk: :data:`DEFAULT_CHUNK_SIZE`, fewer if they would not fit
-    :data:`MEMORY_BUDGET` (parameters and gradients per snapshot, activations and errors)."""
+    :data:`MEMORY_BUDGET` (parameters, gradients and optimizer state, the NumPy path's
+    activations and errors, the loss per iteration and the checkpoint accuracies)."""
     sizes = [n_features, *config["hidden"], n_out]
     P = sum(o * (i + 1) for i, o in itertools.pairwise(sizes))
     m = int(config["dataset_args"].get("n_samples") or 2000)
     batch = m if config["batch_size"] is None else min(m, config["batch_size"])
-    n_snap = -(-config["iterations"] // record.curve_every)
+    n_points = -(-config["iterations"] // record.curve_every) + 1
     itemsize = np.dtype(config["dtype"]).itemsize
-    per_network = (
-        itemsize * (2 * P * (n_snap + 4) + 4 * batch * sum(sizes[1:])) + 8 * config["iterations"]
+    per_network = itemsize * (5 * P + 4 * batch * sum(sizes[1:])) + 8 * (
+        config["iterations"] + n_points
     )
     return max(1, min(DEFAULT_CHUNK_SIZE, MEMORY_BUDGET // per_network))
 
