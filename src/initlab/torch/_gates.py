@@ -105,7 +105,7 @@ def _layer_output(mod: Any, layer: int, inp: Any, hx: Any, cx: Any) -> Any:
         batch_first=True,
         bidirectional=mod.bidirectional,
         dtype=inp.dtype,
-        device=inp.device,
+        device="meta",  # no draw from torch's global generator: the weights are assigned below
     )
     if isinstance(mod, nn.LSTM):
         kw["proj_size"] = mod.proj_size
@@ -116,7 +116,7 @@ def _layer_output(mod: Any, layer: int, inp: Any, hx: Any, cx: Any) -> Any:
             sfx = f"_l{layer}" + ("_reverse" if d else "")
             if name.endswith(sfx):
                 weights[name[: -len(sfx)] + ("_l0_reverse" if d else "_l0")] = p.detach()
-    one.load_state_dict(weights)
+    one.load_state_dict(weights, assign=True)
     if hx is None:
         return one(inp)[0]
     h0 = hx[layer * dirs : (layer + 1) * dirs]

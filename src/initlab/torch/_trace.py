@@ -598,17 +598,17 @@ class Trace:
         known = [i for i in infos if i is not None]
         last = max(known, key=lambda i: i.born, default=None)
         opened = last.open if last is not None else frozenset()
-        residual = len(known) == len(infos) and self._stream_varies(tensors, infos, last, out)
-        if not residual or not (branches or opened):
-            union = frozenset().union(*(i.open for i in known)) if known else frozenset()
-            self._set(out, Info(ref, lineage, open=union, data=data))
-            return
         axis = out.ndim - 1
         if (
             any(not L.last_axis for L in [b.layer for b in branches] + list(opened))
             and out.ndim > 1
         ):
             axis = 1
+        residual = len(known) == len(infos) and self._stream_varies(tensors, infos, last, out, axis)
+        if not residual or not (branches or opened):
+            union = frozenset().union(*(i.open for i in known)) if known else frozenset()
+            self._set(out, Info(ref, lineage, open=union, data=data))
+            return
         scope = self._scope[-1] if self._scope else type(self.module).__name__
         k = self._add_count.get(scope, 0) + 1
         self._add_count[scope] = k
@@ -648,7 +648,9 @@ class Trace:
                     L.into_add.append(add)
         self._set(out, Info(ref, lineage, data=data))
 
-    def _stream_varies(self, tensors: list[Any], infos: list[Info], last: Info | None, out: Any):
+    def _stream_varies(
+        self, tensors: list[Any], infos: list[Info], last: Info | None, out: Any, axis: int
+    ) -> bool:
         """Whether an add of two tagged tensors is x + f(x) on a stream that carries the signal:
         the operand computed first (the stream x) changes from sample to sample, by at least
         1/100 of its chain's start (measured; read from its tag when the add overwrote it in
@@ -660,7 +662,7 @@ class Trace:
         t, info = others[0]
         if t is out or not self.record or not t.is_floating_point():
             return info.data
-        std = std_over_samples(t, t.ndim - 1)
+        std = std_over_samples(t, axis)
         floor = VANISH_TOTAL * info.ref.std if info.ref is not None else 0.0
         return std > 0 and std >= floor
 
