@@ -212,3 +212,22 @@ def test_check_bad_input(argv, message, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_check_command_course_start_times_ten_marks_the_saturated_output_layer(capsys):
+    # The course's start randn * 10 on the [2, 10, 5, 1] net: the sigmoid output's
+    # pre-activations are in the hundreds, so every output probability sits within 1e-6 of 0
+    # or 1. The output layer's row must say saturated, with its share, as the finding does;
+    # the verdict stays the worst one (exploding hidden layers).
+    status = cli.main(["check", "--init", "normal(std=10)", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 1
+    last = out["layers"][-1]
+    assert last["at_bound_share"] > 0.5 and last["verdict"] == "saturated", last
+    bound = [f for f in out["findings"] if f["code"] == "saturated"]
+    assert bound and bound[0]["severity"] == "error"
+    assert out["verdict"] == "exploding"
+    assert cli.main(["check", "--init", "normal(std=10)"]) == 1
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("layer 3"))
+    assert "saturated" in row and "healthy" not in row, row

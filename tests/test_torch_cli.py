@@ -168,3 +168,70 @@ def test_the_console_script_exits_with_the_same_status(models):
         text=True,
     )
     assert out.returncode == 3 and out.stderr.count("\n") == 1 and not out.stdout
+
+
+RENDER_FILE = """
+import os
+import sys
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+sys.path.insert(0, {tests!r})
+import torch
+from torch import nn
+
+import torch_models as tm
+
+
+def tanh_ten_glorot():
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(6):
+        lin = nn.Linear(64, 64)
+        nn.init.xavier_uniform_(lin.weight, gain=10.0)
+        layers += [lin, nn.Tanh()]
+    return nn.Sequential(*layers, nn.Linear(64, 10)), torch.randn(32, 64)
+
+
+def gpt2_std1_embeddings():
+    model = tm.gpt2()
+    with torch.no_grad():
+        model.transformer.wte.weight.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+    return model, tm.tokens()
+"""
+
+
+@pytest.mark.parametrize("factory", ["tanh_ten_glorot", "gpt2_std1_embeddings"])
+def test_check_output_reads_well_at_80_columns(factory, tmp_path, monkeypatch, capsys):
+    # What a person sees in an 80-column terminal: no line longer than 80; a finding's wrapped
+    # sentence continues indented under its text (not at column 0), its suggestion after an
+    # arrow with its own continuation indented under it; each table's title on one line of its
+    # own; no empty row inside the gradients table.
+    pytest.importorskip("transformers")
+    from pathlib import Path
+
+    path = tmp_path / "render_models.py"
+    path.write_text(RENDER_FILE.format(tests=str(Path(__file__).parent)))
+    monkeypatch.setenv("COLUMNS", "80")
+    status = cli.main(["check", f"{path}:{factory}"])
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    first = next(i for i, line in enumerate(lines) if line[:2] in ("x ", "! ", "i "))
+    table = next(i for i, line in enumerate(lines) if line.startswith("Layers ("))
+    wrapped = 0
+    in_suggestion = False
+    for line in lines[first:table]:
+        if line[:2] in ("x ", "! ", "i "):
+            in_suggestion = False
+        elif line.startswith("  -> "):
+            in_suggestion = True
+        elif in_suggestion:
+            assert line.startswith("     ") and line[5] != " ", line  # under the text, after ->
+            wrapped += 1
+        else:
+            assert line.startswith("  ") and line[2] != " ", line  # under the sentence
+            wrapped += 1
+    assert wrapped >= 2  # the findings are long enough to wrap at 80 columns
+    assert lines[table].rstrip().endswith("chain)")  # the title whole on its line
+    assert all(line.strip() for line in lines)  # no empty row (a table's blank edge)
+    assert any(line.startswith("Gradients") for line in lines)

@@ -18,6 +18,14 @@ import torch_models as tm  # noqa: E402
 pytestmark = pytest.mark.torch
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _healthy_means_no_error():
+    # Over the whole corpus: a diagnosis called healthy never carries an error finding.
+    with pytest.MonkeyPatch.context() as mp:
+        tm.healthy_means_no_error(mp)
+        yield
+
+
 def loud(d):
     """The findings above info, as (code, severity)."""
     return {(f.code, f.severity) for f in d.findings if f.severity != "info"}
@@ -339,3 +347,84 @@ def test_mixtral_experts_are_analysed():
     w = model.get_parameter(name).detach()
     for e in range(4):
         assert float(w[e].std()) == pytest.approx((2 / 64) ** 0.5, rel=0.05)
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out architectures: residual adds behind dropout, window reverse and roll; (1 + w) norms;
+# a conv stem before a position table
+# --------------------------------------------------------------------------------------------
+
+
+def test_bart_with_its_decoder_input_built_inside_forward_is_healthy():
+    # BART's own start, N(0, 0.02). Given input_ids alone, the decoder's input is built inside
+    # forward (new_zeros, then written in place). The decoder's cross-attention out_proj writes
+    # a small branch (every decoder position averages the same encoder states, so its output
+    # varies little: std about 0.004 against a stream of about 1) that goes through dropout into
+    # the residual add: a residual branch, not a vanishing signal. Expected: healthy, no warning.
+    model = tm.bart()
+    d = itorch.check(model, tm.tokens())
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+    layers = by_name(d)
+    for name in ("model.decoder.layers.0.encoder_attn.out_proj", "model.decoder.layers.0.fc2"):
+        assert layers[name].role == "residual branch", layers[name]
+
+
+def test_swin_with_windowed_attention_is_healthy():
+    # Swin's own start (truncated N(0, 0.02)). Its attention output projection's result goes
+    # through dropout, window reverse (view, permute, view), torch.roll and a slice before the
+    # residual add: still the branch of that add, small on purpose. Expected: healthy.
+    d = itorch.check(tm.swin(), tm.images())
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+    o_proj = [r for r in d.layers if r.name.endswith("attention.output.dense")] or [
+        r for r in d.layers if r.name.endswith("attention.o_proj")
+    ]
+    assert o_proj and all(r.role == "residual branch" for r in o_proj), o_proj
+
+
+def test_gemma_norms_stored_at_zero_and_applied_as_one_plus_w_are_healthy():
+    # Gemma's RMSNorm multiplies by (1 + w) with w = 0 at the start: its output is the
+    # normalized signal at full scale (std about 1), not a zero layer nor a never-initialized
+    # one. Expected: healthy, no finding above info.
+    d = itorch.check(tm.gemma(), tm.tokens())
+    assert d.verdict == "healthy", d
+    assert not [f for f in d.findings if f.severity == "error"], d
+    assert loud(d) == set(), d
+    norm = by_name(d)["model.layers.0.input_layernorm"]
+    assert norm.family == "norm" and 0.5 < norm.act_std < 2
+
+
+def test_whisper_conv_stem_is_judged_where_a_norm_rescales_it():
+    # Whisper's own start (N(0, 0.02) convolutions, d_model 64): the stem (two convolutions with
+    # GELU) falls to about 1/45 of the input's std, then a sinusoidal position table (std 0.4)
+    # is added and layer 0's LayerNorm rescales the sum. What the following layers receive is
+    # the stem's share of that sum (about 1/30), and the norm's gain carries the stem's gradient:
+    # not vanishing. Expected: healthy, no warning.
+    model = tm.whisper()
+    d = itorch.check(model.model.encoder, tm.mels())
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+
+
+def test_whisper_stem_drowned_by_the_position_table_is_a_warning_with_its_share():
+    # At init_std 0.005 the stem's output is 16 times smaller (two layers at a quarter each):
+    # about 0.2% of what layer 0's LayerNorm normalizes. The norm still rescales and passes its
+    # gradient, so not a vanishing verdict; the layers after it receive mostly the position
+    # table: a warning that says the measured share.
+    transformers = pytest.importorskip("transformers")
+    cfg = tm.whisper().config
+    cfg.init_std = 0.005
+    tm.seeded(0)
+    model = transformers.WhisperForConditionalGeneration(cfg)
+    d = itorch.check(model.model.encoder, tm.mels())
+    assert d.verdict == "healthy", d
+    f = [f for f in d.findings if f.code == "drowned"]
+    assert f and f[0].severity == "warning" and f[0].layer == "conv2", d
+    norm_in = float(model.model.encoder.embed_positions.weight.std())
+    share = float(f[0].message.split(" is ")[1].split(" of ")[0])
+    assert share < 0.01 and norm_in > 0.3
+    # Its suggestion, carried out by apply, starts the stem at a scale the table does not drown.
+    itorch.apply(model.model.encoder, example_input=tm.mels(), random_state=0, **f[0].fix)
+    d = itorch.check(model.model.encoder, tm.mels())
+    assert d.verdict == "healthy" and loud(d) == set(), d

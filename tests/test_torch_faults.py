@@ -20,6 +20,14 @@ import torch_models as tm  # noqa: E402
 pytestmark = pytest.mark.torch
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _healthy_means_no_error():
+    # Over the whole corpus: a diagnosis called healthy never carries an error finding.
+    with pytest.MonkeyPatch.context() as mp:
+        tm.healthy_means_no_error(mp)
+        yield
+
+
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
@@ -394,3 +402,77 @@ def test_a_chaotic_tanh_start_names_the_error_growing_toward_the_input():
     d = fix_and_recheck(model, d, "exploding_gradient", x)
     assert "exploding_gradient" not in {f.code for f in d.findings}
     assert d.verdict == "healthy", d
+
+
+# --------------------------------------------------------------------------------------------
+# Recurrent layers: the gates inside
+# --------------------------------------------------------------------------------------------
+
+
+def _rnn(cls, scale, seed=0, **kw):
+    torch.manual_seed(seed)  # nn.GRU and nn.LSTM draw their default start from the global one
+    m = cls(32, 64, batch_first=True, **kw)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(scale)
+    return m
+
+
+@pytest.mark.parametrize("cls", [nn.GRU, nn.LSTM])
+def test_recurrent_gates_at_ten_times_their_default_start_are_saturated(cls):
+    # PyTorch's default start, U(+-1/sqrt(64)), times 10: the gates' pre-activations have a
+    # std of about 6 (32 inputs of std 1 and 64 states, weights of std 0.72), so the tanh gate
+    # (GRU's candidate n, LSTM's cell candidate g) has |tanh| > 0.99 (|z| > 2.65) for about 60%
+    # of its outputs: more than half flat, as an MLP's tanh layer would be judged. Expected:
+    # saturated, the share of the gate in the summary.
+    model, x = _rnn(cls, 10), randn(8, 20, 32)
+    d = itorch.check(model, x)
+    assert d.verdict == "saturated", d
+    f = finding(d, "saturated")
+    row = d.layers[0]
+    assert row.saturated_share > 0.5
+    assert f"{row.saturated_share:.0%}" in f.message and "(tanh)" in f.message, f.message
+    # The suggested fix re-draws the recurrent weights by their own rule: no gate flat.
+    d = fix_and_recheck(model, d, "saturated", x)
+    assert d.verdict == "healthy", d
+    assert d.layers[0].saturated_share < 0.05
+
+
+@pytest.mark.parametrize("cls", [nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+def test_recurrent_layers_at_their_default_start_are_healthy(cls, layers, bidirectional):
+    # U(+-1/sqrt(64)): pre-activations of std about 0.5, no gate anywhere near flat.
+    m = _rnn(cls, 1, num_layers=layers, bidirectional=bidirectional)
+    d = itorch.check(m, randn(8, 20, 32))
+    assert d.verdict == "healthy", d
+    assert d.layers[0].saturated_share < 0.01
+
+
+def test_gru_gates_are_recomputed_as_torch_computes_them():
+    # Oracle: PyTorch's own GRUCell, stepped by hand on the same weights. Its update gate z
+    # and candidate n, formed from the documented equations, give back the GRU's own states:
+    # h_t = (1 - z) n + z h_{t-1}; initlab's shares are counted from the same gates.
+    from initlab.torch._gates import gate_saturation
+
+    m = _rnn(nn.GRU, 10)
+    x = randn(4, 6, 32)
+    out, _ = m(x)
+    cell = nn.GRUCell(32, 64)
+    cell.load_state_dict({k.replace("_l0", ""): v for k, v in m.state_dict().items()})
+    h = torch.zeros(4, 64)
+    flat = total = 0
+    with torch.no_grad():
+        for t in range(6):
+            gi = x[:, t] @ m.weight_ih_l0.T + m.bias_ih_l0
+            gh = h @ m.weight_hh_l0.T + m.bias_hh_l0
+            r = torch.sigmoid(gi[:, :64] + gh[:, :64])
+            n = torch.tanh(gi[:, 128:] + r * gh[:, 128:])
+            h_next = cell(x[:, t], h)
+            z = torch.sigmoid(gi[:, 64:128] + gh[:, 64:128])
+            assert torch.allclose((1 - z) * n + z * h, h_next, atol=1e-5)
+            assert torch.allclose(h_next, out[:, t], atol=1e-5)
+            flat += int((n.abs() > 0.99).sum())
+            total += n.numel()
+            h = h_next
+    gates = gate_saturation(m, (x,), {}, out)
+    assert gates.shares["candidate n (tanh)"][0] == pytest.approx(flat / total)

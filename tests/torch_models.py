@@ -187,6 +187,93 @@ def t5(seed: int = 0):
     )
 
 
+def bart(seed: int = 0):
+    """BART as transformers starts it: N(0, init_std = 0.02) for every Linear and Embedding,
+    LayerNorm 1 and 0, post-LN blocks whose out_proj and fc2 outputs go through dropout into
+    the residual add. Given input_ids alone, the decoder's input is built inside forward
+    (shift_tokens_right: new_zeros, then written in place)."""
+    tf = _quiet()
+    seeded(seed)
+    cfg = tf.BartConfig(
+        vocab_size=VOCAB,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=64,
+    )
+    return tf.BartForConditionalGeneration(cfg)
+
+
+def swin(seed: int = 0):
+    """Swin as transformers starts it: truncated N(0, 0.02) Linear layers; between each
+    attention's output projection and its residual add come dropout, window reverse (view,
+    permute, contiguous, view), the cyclic shift's torch.roll and a slice."""
+    tf = _quiet()
+    seeded(seed)
+    cfg = tf.SwinConfig(
+        image_size=32,
+        patch_size=4,
+        embed_dim=32,
+        depths=[2, 2],
+        num_heads=[2, 4],
+        window_size=4,
+        num_labels=10,
+    )
+    return tf.SwinForImageClassification(cfg)
+
+
+def gemma(seed: int = 0):
+    """Gemma as transformers starts it: its RMSNorm stores w and scales by (1 + w), w = 0."""
+    tf = _quiet()
+    seeded(seed)
+    cfg = tf.GemmaConfig(
+        vocab_size=VOCAB,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=64,
+    )
+    return tf.GemmaForCausalLM(cfg)
+
+
+def whisper(seed: int = 0, frames: int = 100):
+    """Whisper as transformers starts it (N(0, 0.02) convolutions and Linear layers, sinusoidal
+    position table), small: 80 mel bins, ``frames`` input frames (the stem halves them)."""
+    tf = _quiet()
+    seeded(seed)
+    cfg = tf.WhisperConfig(
+        vocab_size=VOCAB,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        num_mel_bins=80,
+        max_source_positions=frames // 2,
+        max_target_positions=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    return tf.WhisperForConditionalGeneration(cfg)
+
+
+def mels(batch: int = 4, frames: int = 100, seed: int = 0):
+    """Log-mel features as Whisper's feature extractor scales them: about [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(batch, 80, frames, generator=g) * 2 - 1).clamp(-1, 1)
+
+
 def vit(seed: int = 0, image_size: int = 32, patch_size: int = 8, **config):
     tf = _quiet()
     seeded(seed)
@@ -451,3 +538,19 @@ def mlp(sizes, act=nn.ReLU, seed: int = 0):
         if i < len(sizes) - 2:
             layers.append(act())
     return nn.Sequential(*layers)
+
+
+def healthy_means_no_error(monkeypatch):
+    """Wrap initlab.torch.check so that every diagnosis a test makes obeys the invariant: a
+    model called healthy carries no error-severity finding (use as an autouse fixture)."""
+    import initlab.torch as itorch
+
+    check = itorch.check
+
+    def checked(*args, **kwargs):
+        d = check(*args, **kwargs)
+        errors = [f.code for f in d.findings if f.severity == "error"]
+        assert not (d.verdict == "healthy" and errors), (d.verdict, errors)
+        return d
+
+    monkeypatch.setattr(itorch, "check", checked)

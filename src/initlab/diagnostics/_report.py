@@ -181,13 +181,10 @@ class Diagnosis:
         if self.coverage is not None and self.coverage < 1:
             yield f"analysed: {self.coverage:.1%} of the parameters (see the notes)"
         for f in self.findings:
-            mark = {"error": "[red]x[/]", "warning": "[yellow]![/]", "info": "[blue]i[/]"}
-            yield f"{mark.get(f.severity, '-')} {escape(f.message)}"
-            if f.suggestion:
-                yield f"    -> {escape(f.suggestion)}"
-        yield _layer_table(self.layers, options.max_width)
+            yield _finding_lines(f)
+        yield from _titled(_layer_table(self.layers, options.max_width))
         if self.blocks:
-            yield _block_table(self.blocks)
+            yield from _titled(_block_table(self.blocks))
         for n in self.notes:
             yield f"[dim]{escape(n)}[/]"
 
@@ -209,6 +206,47 @@ class Diagnosis:
         from ..report import diagnosis_html  # the one HTML renderer
 
         return diagnosis_html(self)
+
+
+def _hanging(mark: Any, text: Any, indent: int) -> Any:
+    """``mark`` then ``text``, the text's wrapped lines indented under its first (a grid of two
+    columns: rich wraps the second within what the first leaves)."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True, width=indent - 1)
+    grid.add_column(overflow="fold")
+    grid.add_row(mark, text)
+    return grid
+
+
+def _finding_lines(f: Finding) -> Any:
+    """A finding: its mark and sentence, the suggestion under it after an arrow, every wrapped
+    line indented under the text it continues."""
+    from rich.console import Group
+    from rich.text import Text
+
+    style = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "blue")}
+    mark, colour = style.get(f.severity, ("-", ""))
+    parts = [_hanging(Text(mark, style=colour), Text(f.message), 2)]
+    if f.suggestion:
+        parts.append(_hanging("", _hanging("->", Text(f.suggestion), 3), 4 - 2))
+    return Group(*parts)
+
+
+def _titled(table: Any) -> Any:
+    """A table's title as a line of its own, wrapped at the terminal's width rather than at the
+    table's, then the table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    title = table.title if isinstance(table, Table) else None
+    if title is None:
+        yield table
+        return
+    table.title = None
+    yield Text(title, style="italic")
+    yield table
 
 
 class _Null:
@@ -346,7 +384,9 @@ def _block_table(blocks: list[BlockReport], limit: int = 24) -> Any:
             f": the {len(shown)} of {len(blocks)} blocks with a zero gradient "
             "(Diagnosis.blocks has them all)"
         )
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False
+    )
     for col in ("block", "shape", "grad norm", "why zero"):
         table.add_column(col, justify="right" if col == "grad norm" else "left")
     for b in shown:

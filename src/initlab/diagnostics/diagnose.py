@@ -15,6 +15,7 @@ from ..activations import get_activation
 from ..initializers import auto_initializer, variance_preserving_gain
 from ..losses import loss_and_grad
 from ._report import (
+    SATURATED_SHARE,
     BlockReport,
     Diagnosis,
     Finding,
@@ -146,8 +147,15 @@ def _diagnose(model: Any, s: dict[str, Any], atol: float, rtol: float) -> Diagno
         layers.append(r)
         prev = r.act_std
     assign_verdicts(layers, float(A0.std()))
-    if layers[-1].verdict in ("vanishing", "exploding") and layers[-1].activation != "identity":
-        layers[-1].verdict = "healthy"  # probabilities are bounded: only saturation applies there
+    out_layer = layers[-1]
+    judged = ("vanishing", "exploding", "saturated", "healthy")
+    if out_layer.verdict in judged and out_layer.activation != "identity":
+        # Probabilities are bounded: their scale is not judged, nor their flat part (with the
+        # cross-entropy loss the error at the output is p - y, whatever the slope there). What
+        # harms is a probability at 0 or 1, where -log p is inf or huge: the row says so when
+        # most of them are (as the finding below does).
+        saturated = (out_layer.at_bound_share or 0.0) > SATURATED_SHARE
+        out_layer.verdict = "saturated" if saturated else "healthy"
 
     blocks = []
     for l in range(L):

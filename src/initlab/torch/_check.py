@@ -7,7 +7,7 @@ from typing import Any
 
 from .._validation import check_number
 from ..diagnostics import BlockReport, Diagnosis, LayerReport, assign_verdicts
-from ..diagnostics._report import overall_verdict
+from ..diagnostics._report import VANISH_TOTAL, overall_verdict
 from ._compat import nn, torch
 from ._findings import CHAIN, findings_of
 from ._layers import weight_std_expected
@@ -17,7 +17,7 @@ from ._probe import PROBE_SEED, as_inputs, check_module, preserved_state, run_fo
 from ._sharing import sharing
 from ._stats import all_zero, norm2
 from ._symmetry import effective_widths
-from ._trace import Layer, Trace, tensors_in
+from ._trace import Add, Layer, Trace, tensors_in
 from ._zeros import (
     MEASURE_MAX_PARAMETERS,
     UNUSED,
@@ -132,6 +132,7 @@ def _diagnose(
     rows, by_layer = _rows(trace, layers, zero_start, grad_norm)
     incoming_only = effective_widths(layers, by_layer, zero_start, atol, rtol)
     assign_verdicts(rows, 0.0)
+    drowned = _judge_at_norms(layers, by_layer)
 
     scan = _scan(module)
     nonfinite_input = any(
@@ -155,12 +156,14 @@ def _diagnose(
         target=target,
         inputs=inputs,
         param_names=names_of,
+        drowned=drowned,
     )
     extra = _special_verdicts(module, trace, layers, by_layer, zero_layers, scan, findings)
     if nonfinite_input:
         extra.append("non-finite")
     coverage, unanalysed = _coverage(module, trace)
     notes = _notes(module, trace, target, frozen, incoming_only, changed, unanalysed, first_loss)
+    extra += _finding_verdicts(findings)
     return Diagnosis(
         verdict=overall_verdict(rows, blocks, extra),
         layers=rows,
@@ -172,6 +175,35 @@ def _diagnose(
         coverage=coverage,
         unanalysed=unanalysed,
     )
+
+
+# The verdict an error finding stands for when its code is not a verdict itself: a zero layer
+# gradient descent never moves is stuck, so is a model whose every block gets a zero gradient; a
+# default start that makes a chain vanish, or a layer possibly never initialized (all-zero with
+# no convention, stale memory, values no initializer draws), is not a start that trains well.
+_VERDICT_OF = {
+    "zero_weights": "stuck",
+    "zero_gradient": "stuck",
+    "torch_default": "vanishing",
+    "never_initialized": "vanishing",
+    "exploding_gradient": "exploding",
+    "copied_layer": "symmetric",
+}
+
+
+def _finding_verdicts(findings: list[Any]) -> list[str]:
+    """The verdicts of the error findings: a model with an error is never called healthy."""
+    from ..diagnostics import VERDICTS
+
+    out = []
+    for f in findings:
+        if f.severity != "error":
+            continue
+        v = f.code if f.code in VERDICTS else _VERDICT_OF.get(f.code)
+        if v is None:
+            raise AssertionError(f"an error finding {f.code!r} has no verdict")  # initlab's bug
+        out.append(v)
+    return out
 
 
 def _base(t: Any) -> Any:
@@ -260,6 +292,32 @@ def _rows(trace: Trace, layers: list[Layer], zero_start: set[int], grad_norm: di
     return [r for _, r in reports], by_layer
 
 
+def _judge_at_norms(layers: list[Layer], by_layer: dict) -> list[tuple[Layer, Layer, float]]:
+    """A small layer whose output goes into normalizations (and residual adds) and nowhere
+    else, with no layer of weights between (only activations, shape-only calls, dropout, sums),
+    is judged at those norms, which rescale it: what the layers after them receive is its share
+    of what each norm divides by (its std over the norm's input std), not its scale against the
+    chain's start (a conv stem with a position table added, as Whisper's). Below 1/100 it is
+    drowned by what is added to it: a warning (returned: the layer, the norm and the share),
+    not a vanishing verdict, since the norm's gain still carries its gradient."""
+    drowned = []
+    for L in layers:
+        r = by_layer[id(L)]
+        if r.verdict != "vanishing" or L.family == "norm" or not L.feeds:
+            continue
+        norms = [n for n in L.feeds if isinstance(n, Layer) and n.family == "norm"]
+        # A residual add it also reaches carries the same sum on: judged as a stream point.
+        rest = [n for n in L.feeds if n not in norms and not isinstance(n, Add)]
+        if not norms or rest or any(not n.in_std for n in norms):
+            continue
+        worst = min(norms, key=lambda n: r.act_std / n.in_std)
+        share = r.act_std / worst.in_std
+        r.verdict, r.role = "healthy", "into a norm"
+        if share < VANISH_TOTAL:
+            drowned.append((L, worst, share))
+    return drowned
+
+
 def _special_verdicts(module, trace, layers, by_layer, zero_layers, scan, findings) -> list[str]:
     """Verdicts the signal statistics alone do not give: a stuck zero layer, a zero layer no
     convention explains (its output does not vary: vanishing), a first loss far above
@@ -340,6 +398,8 @@ def _layer_report(L: Layer, zero_start: set[int]) -> LayerReport:
     if a.dead is not None:
         r.dead_units = a.dead
     r.saturated_share, r.at_bound_share = a.flat, a.at_bound
+    if L.gates is not None:  # LSTM, GRU: its most saturated gate, judged as a layer of units
+        _, r.saturated_share, r.at_bound_share = L.gates.worst()
     r.error_rms = L.error_rms("z")
     return r
 

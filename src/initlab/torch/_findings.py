@@ -91,6 +91,7 @@ def findings_of(**ctx: Any) -> list[Finding]:
         _symmetry,
         _dead,
         _signal,
+        _drowned,
         _first_loss,
         _saturated,
         _gradient_growth_findings,
@@ -487,6 +488,27 @@ def _signal(ctx: dict) -> list[Finding]:
     return out
 
 
+def _drowned(ctx: dict) -> list[Finding]:
+    """Layers whose output a normalization rescales, but which make less than 1/100 of what
+    it normalizes: the layers after it receive mostly what was added to them."""
+    out = []
+    for L, norm, share in ctx.get("drowned", ()):
+        r = next(r for r in ctx["rows"] if r.name == L.name)
+        out.append(
+            _finding(
+                "drowned",
+                f"{L.name}'s output (std over samples {r.act_std:.3g}) is {share:.2g} of what "
+                f"{norm.name} normalizes (std {norm.in_std:.3g}): the norm rescales it, but the "
+                "layers after it receive mostly what is added to it",
+                _fix("auto", [L.name]),
+                L.name,
+                "warning",
+                suggestion="start it larger",
+            )
+        )
+    return out
+
+
 def _faulty(ctx: dict) -> set[int]:
     """Layers whose own fault (all-zero weights, dead units) explains what follows them."""
     rows = {r.name: r for r in ctx["rows"]}
@@ -607,10 +629,19 @@ def _saturated(ctx: dict) -> list[Finding]:
     L = layers.get(worst.name)
     chain = _chain_layers(ctx, L.ref.origin) if L is not None and L.ref is not None else []
     growth = _gradient_growth(chain)
-    message = (
-        f"{worst.saturated_share:.0%} of the {worst.activation} outputs of {worst.name} are in "
-        f"the flat part (|tanh| > 0.99, a derivative below 2% of its peak)"
-    )
+    if L is not None and L.gates is not None:
+        gate, share, _ = L.gates.worst()
+        message = (
+            f"{share:.0%} of the outputs of {worst.name}'s {gate} are in the flat part (a "
+            "derivative below 2% of its peak: |tanh| > 0.99, a sigmoid within 0.005 of 0 or 1), "
+            f"and {L.gates.overall:.0%} of all its gate outputs (recomputed from its input and "
+            "weights)"
+        )
+    else:
+        message = (
+            f"{worst.saturated_share:.0%} of the {worst.activation} outputs of {worst.name} are "
+            "in the flat part (|tanh| > 0.99, a derivative below 2% of its peak)"
+        )
     if len(rows) > 1:
         message += f"; more than half in {names([r.name for r in rows])}"
     if growth is not None:

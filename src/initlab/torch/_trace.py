@@ -27,7 +27,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..diagnostics._report import VANISH_TOTAL
 from ._compat import nn, torch
+from ._gates import gate_saturation
 from ._layers import (
     activation_by_behaviour,
     activation_of_function,
@@ -106,6 +108,8 @@ class Layer:
     weight: Any = None  # for a raw parameter: the tensor as used, and its layout
     layout: str = ""
     zero_weight: bool | None = None  # read once by _zeros.is_zero_layer
+    gates: Any = None  # LSTM, GRU: how saturated each gate is (a _gates.Gates)
+    in_std: float | None = None  # a norm's input std over samples (what it divides by)
 
     def error_rms(self, which: str = "z") -> float | None:
         g = self.grad.get(which)
@@ -344,7 +348,10 @@ class Trace:
         self._atomic -= 1
         out = self._layer_output(mod, output) if p.role == "layer" else first_tensor(output)
         if p.role == "layer":
+            first = id(mod) not in self.by_key
             self._on_layer(mod, p, out, output)
+            if first and self.record and self.by_key[id(mod)].family == "recurrent":
+                self.by_key[id(mod)].gates = gate_saturation(mod, args, kwargs, out)
             return
         if out is None:
             return
@@ -416,6 +423,7 @@ class Trace:
             return
         if first:
             self._measure(layer, out, unit_axis(mod, out))
+            self._measure_input(layer, p.inp, p.version, out)
             if isinstance(mod, nn.RNN | nn.RNNCell) and self.record and out.is_floating_point():
                 # An Elman RNN's output is its activation's: tanh (or relu) of the sum.
                 layer.act, layer.act_via = mod.nonlinearity, type(mod).__name__
@@ -482,6 +490,19 @@ class Trace:
         if ref is None:
             return None
         return Ref(ref.std, ref.origin, ref.seq, ref.depth + 1)
+
+    def _measure_input(self, layer: Layer, inp: Any, version: int | None, out: Any) -> None:
+        """A norm's input std over samples: what it divides by, read while the input is as the
+        norm saw it."""
+        if (
+            layer.family == "norm"
+            and self.record
+            and isinstance(inp, torch.Tensor)
+            and inp.is_floating_point()
+            and (version is None or inp._version == version)
+            and inp.shape == out.shape
+        ):
+            layer.in_std = std_over_samples(inp, layer.axis)
 
     def _measure(self, layer: Layer, out: Any, axis: int) -> None:
         axis = axis % max(out.ndim, 1)
@@ -577,17 +598,17 @@ class Trace:
         known = [i for i in infos if i is not None]
         last = max(known, key=lambda i: i.born, default=None)
         opened = last.open if last is not None else frozenset()
-        residual = len(known) == len(infos) and all(i.data for i in known)
-        if not residual or not (branches or opened):
-            union = frozenset().union(*(i.open for i in known)) if known else frozenset()
-            self._set(out, Info(ref, lineage, open=union, data=data))
-            return
         axis = out.ndim - 1
         if (
             any(not L.last_axis for L in [b.layer for b in branches] + list(opened))
             and out.ndim > 1
         ):
             axis = 1
+        residual = len(known) == len(infos) and self._stream_varies(tensors, infos, last, out, axis)
+        if not residual or not (branches or opened):
+            union = frozenset().union(*(i.open for i in known)) if known else frozenset()
+            self._set(out, Info(ref, lineage, open=union, data=data))
+            return
         scope = self._scope[-1] if self._scope else type(self.module).__name__
         k = self._add_count.get(scope, 0) + 1
         self._add_count[scope] = k
@@ -618,7 +639,32 @@ class Trace:
             b.layer.consumers.append((add, b))
         if last is not None and last.prov is not None and last.prov in branches:
             last.prov.layer.branch_end = True
+        # The layers the branch was last computed from end it, whatever shape-only calls
+        # (window reverse, roll, permute, slicing) or dropout came between them and the add.
+        for L in last.lineage if last is not None else ():
+            if isinstance(L, Layer) and L.family not in ("norm", "embedding"):
+                L.branch_end = True
+                if add not in L.into_add:
+                    L.into_add.append(add)
         self._set(out, Info(ref, lineage, data=data))
+
+    def _stream_varies(
+        self, tensors: list[Any], infos: list[Info], last: Info | None, out: Any, axis: int
+    ) -> bool:
+        """Whether an add of two tagged tensors is x + f(x) on a stream that carries the signal:
+        the operand computed first (the stream x) changes from sample to sample, by at least
+        1/100 of its chain's start (measured; read from its tag when the add overwrote it in
+        place). A stream that is zero or constant (a buffer, a position table) makes the sum a
+        chain's start, not a residual point."""
+        others = [(t, i) for t, i in zip(tensors, infos) if i is not last]
+        if not others:
+            return False
+        t, info = others[0]
+        if t is out or not self.record or not t.is_floating_point():
+            return info.data
+        std = std_over_samples(t, axis)
+        floor = VANISH_TOTAL * info.ref.std if info.ref is not None else 0.0
+        return std > 0 and std >= floor
 
     def _on_param_op(
         self,
@@ -673,6 +719,8 @@ class Trace:
                 else out.ndim - 1
             )
             self._measure(layer, out, axis)
+            if layout == "norm" and self.record and inp is not None and inp.shape == out.shape:
+                layer.in_std = std_over_samples(inp, layer.axis)
             by_construction = info is None or not info.data
             if layout == "embedding" and inp is not None and inp.numel():
                 lo, hi = torch.aminmax(inp.detach().reshape(-1))
@@ -708,9 +756,11 @@ class Trace:
 
     def on_function(self, func: Any, args: tuple, kwargs: dict, pre: Any, out: Any) -> None:
         outs = tensors_in(out)
-        if not outs:
-            return
         tensors, infos = pre
+        if not outs:
+            if tensors:
+                self._on_write(tensors, infos)
+            return
         for i in infos:
             if i is not None:
                 i.uses += 1
@@ -773,6 +823,21 @@ class Trace:
             for o in outs:  # a slice or view of a parameter: MoE experts' self.w[e]
                 self._derived[id(o)] = (weakref.ref(o), tensors[0])
         self._on_other(getattr(func, "__name__", "function"), infos, outs, func)
+
+    def _on_write(self, tensors: list[Any], infos: list[Info | None]) -> None:
+        """A call that writes into its first operand and returns nothing (``x[:, 1:] = y``, as
+        transformers' shift_tokens_right builds decoder inputs): the written tensor keeps a tag,
+        computed from every operand, so that what is built from the input stays known as such."""
+        t = tensors[0]
+        if self._get(t) is not None:
+            return  # not changed in place
+        known = [i for i in infos if i is not None]
+        if not known:
+            return
+        ref = next((i.ref for i in known if i.ref is not None), None)
+        lineage = frozenset().union(*(i.lineage for i in known))
+        opened = frozenset().union(*(i.open for i in known))
+        self._set(t, Info(ref, lineage, open=opened, data=any(i.data for i in known)))
 
     def _note_derived(self, func: Any, t: Any, out: Any) -> None:
         p = self._param_of(t)

@@ -47,10 +47,16 @@ NEVER = math.inf
 
 
 def is_zero_layer(layer: Layer) -> bool:
-    """Every entry of the layer's weight (a norm's scale) is zero; read once per layer."""
+    """Every entry of the layer's weight (a norm's scale) is zero and its output does not vary
+    from sample to sample; read once per layer. A layer is judged by what it outputs: a norm
+    applied as (1 + w), as Gemma's RMSNorm, stores w = 0 at its start and passes the normalized
+    signal at full scale."""
     if layer.zero_weight is None:
         w = layer_weight(layer)
-        layer.zero_weight = isinstance(w, torch.Tensor) and w.numel() > 0 and all_zero(w)
+        zero = isinstance(w, torch.Tensor) and w.numel() > 0 and all_zero(w)
+        if zero and layer.z is not None and layer.z.std > 0:
+            zero = False
+        layer.zero_weight = zero
     return layer.zero_weight
 
 
