@@ -208,16 +208,22 @@ class Diagnosis:
         return diagnosis_html(self)
 
 
-def _hanging(mark: Any, text: Any, indent: int) -> Any:
-    """``mark`` then ``text``, the text's wrapped lines indented under its first (a grid of two
-    columns: rich wraps the second within what the first leaves)."""
-    from rich.table import Table
+class _Hanging:
+    """``first`` then ``text``, the text's wrapped lines indented by ``rest`` under its first
+    line: wrapped at the terminal's width, with no padding after the words (which a grid would
+    add, and a reader would copy)."""
 
-    grid = Table.grid(padding=(0, 1, 0, 0))
-    grid.add_column(no_wrap=True, width=indent - 1)
-    grid.add_column(overflow="fold")
-    grid.add_row(mark, text)
-    return grid
+    def __init__(self, first: Any, rest: str, text: Any) -> None:
+        self.first, self.rest, self.text = first, rest, text
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        indent = len(self.rest)
+        lines = self.text.wrap(console, max(options.max_width - indent, 8))
+        for i, line in enumerate(lines):
+            line.rstrip()
+            yield Text.assemble(self.first if i == 0 else self.rest, line)
 
 
 def _finding_lines(f: Finding) -> Any:
@@ -228,9 +234,9 @@ def _finding_lines(f: Finding) -> Any:
 
     style = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "blue")}
     mark, colour = style.get(f.severity, ("-", ""))
-    parts = [_hanging(Text(mark, style=colour), Text(f.message), 2)]
+    parts = [_Hanging(Text(mark + " ", style=colour), "  ", Text(f.message))]
     if f.suggestion:
-        parts.append(_hanging("", _hanging("->", Text(f.suggestion), 3), 4 - 2))
+        parts.append(_Hanging("  -> ", "     ", Text(f.suggestion)))
     return Group(*parts)
 
 
