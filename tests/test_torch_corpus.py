@@ -395,6 +395,45 @@ def test_gemma_norms_stored_at_zero_and_applied_as_one_plus_w_are_healthy():
     assert norm.family == "norm" and 0.5 < norm.act_std < 2
 
 
+def test_mamba_layers_sharing_a_formula_start_are_not_copies():
+    # Every Mamba mixer starts A_log at log(1..N) in each row: the layers' A_log tensors are
+    # equal bit for bit by design (a formula, 8 distinct values in a 128 x 8 tensor), not
+    # deep copies of a random draw; everything drawn at random differs. Expected: healthy, no
+    # copied_layer finding, no warning.
+    model = tm.mamba()
+    a0, a1 = (layer.mixer.A_log for layer in model.backbone.layers)
+    assert torch.equal(a0, a1)  # the premise: equal values in distinct tensors
+    d = itorch.check(model, tm.tokens())
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+
+
+def test_deep_copied_mamba_blocks_are_still_copies():
+    # A deep copy of layer 0 in place of layer 1: now its random draws (in_proj, x_proj,
+    # dt_proj, conv1d, out_proj) are equal too. The formula tensors must not hide the copy.
+    import copy
+
+    model = tm.mamba()
+    model.backbone.layers[1] = copy.deepcopy(model.backbone.layers[0])
+    d = itorch.check(model, tm.tokens())
+    (f,) = [f for f in d.findings if f.code == "copied_layer"]
+    assert "backbone.layers.0" in f.message and "backbone.layers.1" in f.message, f.message
+
+
+def test_wav2vec2_weight_normed_convolution_counts_as_analysed():
+    # Raw audio through transformers' own start. The positional convolution is under
+    # weight_norm: its parameters are parametrizations.weight.original0/1, and the layer is
+    # analysed like any convolution, so they count as analysed. Only masked_spec_embed (used
+    # when time steps are masked, not in a plain forward pass) is left. Expected: healthy, no
+    # warning, that one tensor unanalysed.
+    model = tm.wav2vec2()
+    audio = torch.randn(2, 4000, generator=torch.Generator().manual_seed(0))
+    d = itorch.check(model, audio)
+    assert d.verdict == "healthy", d
+    assert loud(d) == set(), d
+    assert d.unanalysed == ["masked_spec_embed"], d.unanalysed
+
+
 def test_whisper_conv_stem_is_judged_where_a_norm_rescales_it():
     # Whisper's own start (N(0, 0.02) convolutions, d_model 64): the stem (two convolutions with
     # GELU) falls to about 1/45 of the input's std, then a sinusoidal position table (std 0.4)

@@ -243,6 +243,36 @@ def gemma(seed: int = 0):
     return tf.GemmaForCausalLM(cfg)
 
 
+def mamba(seed: int = 0):
+    """Mamba as transformers starts it: every mixer's A_log = log(1..N) in each row and D = 1
+    (the S4D-real start, the same formula in every layer), dt_proj drawn for a time step in
+    [0.001, 0.1], the other Linear layers N(0, 0.1)."""
+    tf = _quiet()
+    seeded(seed)
+    cfg = tf.MambaConfig(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, state_size=8)
+    return tf.MambaForCausalLM(cfg)
+
+
+def wav2vec2(seed: int = 0):
+    """wav2vec 2.0 as transformers starts it, small: a convolutional feature encoder on raw
+    audio, and a positional convolution under weight_norm (a parametrized layer: its weight is
+    computed from weight_g and weight_v)."""
+    tf = _quiet()
+    seeded(seed)
+    cfg = tf.Wav2Vec2Config(
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        conv_dim=(32, 32),
+        conv_stride=(5, 2),
+        conv_kernel=(10, 3),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
+    return tf.Wav2Vec2Model(cfg)
+
+
 def whisper(seed: int = 0, frames: int = 100):
     """Whisper as transformers starts it (N(0, 0.02) convolutions and Linear layers, sinusoidal
     position table), small: 80 mel bins, ``frames`` input frames (the stem halves them)."""

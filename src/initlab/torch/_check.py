@@ -467,6 +467,12 @@ def _scan(module: Any) -> dict[str, tuple[str, Any]]:
 
 def _coverage(module: Any, trace: Trace) -> tuple[float, list[str]]:
     analysed = {id(p) for L in trace.layers for p in L.params.values()}
+    # A parametrized layer (weight_norm, spectral_norm, orthogonal: wav2vec2's positional
+    # convolution) computes its weight from the originals it holds; its output is analysed as
+    # any layer's, so they belong to it.
+    for L in trace.layers:
+        for plist in getattr(getattr(L.module, "parametrizations", None), "values", list)():
+            analysed.update(id(q) for q in plist.parameters())
     total, covered, missing = 0, 0, []
     for name, p in module.named_parameters():
         total += p.numel()

@@ -93,10 +93,23 @@ def equal_classes(module: Any) -> dict[int, int]:
     return {k: v for k, v in classes.items() if sizes[v] > 1}
 
 
+def is_formula(p: Any) -> bool:
+    """Whether a tensor of two or more dimensions holds at most as many distinct values as its
+    longest side: the result of a formula (an identity, a Dirac kernel, Mamba's A_log with
+    log(1..N) in every row), which distinct layers share by design, not a copy of a random
+    draw (a random (out, in) tensor holds about out x in distinct values, even in bfloat16)."""
+    return p.ndim >= 2 and torch.unique(p.detach()).numel() <= max(p.shape)
+
+
 def copies_of(module: Any) -> list[list[str]]:
     """Groups of modules (the largest such) whose non-constant parameters are equal, tensor by
     tensor, and distinct; or, where no module matches, groups of equal parameters."""
     classes = equal_classes(module)
+    # Equal by a formula: left out like constant tensors (neither a copy nor a tensor of its own).
+    params = {id(p): p for p in module.parameters()}
+    formula = {r for r in set(classes.values()) if is_formula(params[r])}
+    skip = {k for k, v in classes.items() if v in formula}
+    classes = {k: v for k, v in classes.items() if v not in formula}
     if not classes:
         return []
     signatures: dict[tuple, list[str]] = {}
@@ -107,7 +120,7 @@ def copies_of(module: Any) -> list[list[str]]:
         for rel, p in m.named_parameters():
             if id(p) in classes:
                 sig.append((rel, classes[id(p)]))
-            elif p.numel() > 1:
+            elif p.numel() > 1 and id(p) not in skip:
                 lo, hi = torch.aminmax(p.detach().reshape(-1))
                 if not bool(lo == hi):
                     sig = None  # a tensor of its own: not a copy of anything
