@@ -204,10 +204,8 @@ def check_training(
     """Refuse a training run that would not fit (see :func:`training_bytes`)."""
     need = training_bytes(sizes, m, **kwargs)
     iters = kwargs.get("max_iter", 1)
-    check_memory(
-        need,
-        f"{owner} (layers {list(sizes)}, {m} samples, {iters} iterations)",
-    )
+    plural = "s" if iters != 1 else ""
+    check_memory(need, f"{owner} (layers {list(sizes)}, {m} samples, {iters} iteration{plural})")
 
 
 def dataset_bytes(n_samples: int, n_features: int) -> int:

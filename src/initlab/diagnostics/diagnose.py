@@ -51,7 +51,7 @@ def _state(model: Any, X: Any, y: Any) -> dict[str, Any]:
         )
     if not hasattr(model, "coefs_"):
         # The start fit would draw, the model left as it is; NaN or inf in X are reported.
-        start = clone(model)._prepare(X, y, allow_nonfinite=True)
+        start = clone(model)._prepare(X, y, allow_nonfinite=True, training=False)
         start["fitted"] = False
         return start
     X = validate_data(model, X, reset=False, dtype=model.coefs_[0].dtype, ensure_all_finite=False)

@@ -67,12 +67,16 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
             "dtype": check_dtype(owner, self.dtype),
         }
 
-    def _prepare(self, X: Any, y: Any, *, allow_nonfinite: bool = False) -> dict[str, Any]:
+    def _prepare(
+        self, X: Any, y: Any, *, allow_nonfinite: bool = False, training: bool = True
+    ) -> dict[str, Any]:
         """Validate, encode the targets and draw the start, as ``fit`` does before training.
 
         Sets ``classes_`` and ``n_features_in_``; returns the start and what training needs.
         ``allow_nonfinite`` lets NaN or inf through in X (for ``diagnose``, which reports them).
-        Refuses, before drawing anything, a network or run that would not fit in memory.
+        Refuses, before drawing anything, a network or run that would not fit in memory; with
+        ``training=False`` (``diagnose`` of a start: nothing trains) the network and one pass
+        only, whatever ``max_iter`` says.
         """
         p = self._check_params()
         X, y = validate_data(self, X, y, dtype=p["dtype"], ensure_all_finite=not allow_nonfinite)
@@ -94,12 +98,12 @@ class _NetworkClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         sizes = (X.shape[1], *self._hidden_sizes(), Y.shape[0])
         check_training(
-            f"{type(self).__name__}.fit",
+            f"{type(self).__name__}.fit" if training else f"{type(self).__name__}'s start",
             sizes,
             X.shape[0],
             batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            snapshot_every=self.snapshot_every,
+            max_iter=self.max_iter if training else 1,
+            snapshot_every=self.snapshot_every if training else None,
             itemsize=p["dtype"].itemsize,
             solver=self.solver,
         )
