@@ -173,6 +173,7 @@ class Diagnosis:
     def __rich_console__(self, console: Any, options: Any) -> Any:
         # The answer first (the verdict, then each finding's sentence), the evidence after.
         from rich.markup import escape
+        from rich.text import Text
 
         colour = "green" if self.healthy else "red"
         yield f"[bold]{escape(self.model)}[/]: verdict [bold {colour}]{self.verdict}[/]"
@@ -186,7 +187,7 @@ class Diagnosis:
         if self.blocks:
             yield from _titled(_block_table(self.blocks))
         for n in self.notes:
-            yield f"[dim]{escape(n)}[/]"
+            yield _Hanging("", "", Text(n, style="dim"))
 
     def __str__(self) -> str:
         from rich.console import Console
@@ -240,6 +241,26 @@ def _finding_lines(f: Finding) -> Any:
     return Group(*parts)
 
 
+class _Stripped:
+    """A renderable (a table) with the blanks at the end of its lines removed: rich pads every
+    cell to its column's width, and the last column's padding would be copied with the text."""
+
+    def __init__(self, renderable: Any) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.segment import Segment
+
+        for line in console.render_lines(self.renderable, options, pad=False):
+            while line and not line[-1].control and not line[-1].text.strip():
+                line.pop()
+            if line and not line[-1].control:
+                last = line[-1]
+                line[-1] = Segment(last.text.rstrip(), last.style)
+            yield from line
+            yield Segment.line()
+
+
 def _titled(table: Any) -> Any:
     """A table's title as a line of its own, wrapped at the terminal's width rather than at the
     table's, then the table."""
@@ -252,7 +273,7 @@ def _titled(table: Any) -> Any:
         return
     table.title = None
     yield Text(title, style="italic")
-    yield table
+    yield _Stripped(table)
 
 
 class _Null:
@@ -380,9 +401,15 @@ def _block_table(blocks: list[BlockReport], limit: int = 24) -> Any:
 
     shown = blocks if len(blocks) <= limit else [b for b in blocks if b.zero]
     if not shown:
-        return (
-            f"Gradients: all {len(blocks)} parameter blocks have a non-zero gradient "
-            "(Diagnosis.blocks gives each norm)."
+        from rich.text import Text
+
+        return _Hanging(
+            "",
+            "",
+            Text(
+                f"Gradients: all {len(blocks)} parameter blocks have a non-zero gradient "
+                "(Diagnosis.blocks gives each norm)."
+            ),
         )
     title = "Gradients (per parameter block)"
     if len(shown) < len(blocks):
