@@ -8,56 +8,24 @@ Screenshots of every preset are written to $INITLAB_SCREENSHOTS (default: pytest
 
 import hashlib
 import math
-import os
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _browser import needs_chromium
 from initlab import MLPClassifier, diagnose, load_dataset
 from initlab.playground.server import BackgroundServer
 from initlab.playground.state import PRESETS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SIZES = {"1280x800": (1280, 800), "1440x900": (1440, 900)}
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() or shutil.which("chromium") is None,
-    reason="Debian's chromium is not installed (.ci/run installs it)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def srv():
     with BackgroundServer() as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    folder = os.environ.get("INITLAB_SCREENSHOTS")
-    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @pytest.fixture

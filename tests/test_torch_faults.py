@@ -17,15 +17,8 @@ nn = torch.nn
 import initlab.torch as itorch  # noqa: E402
 import torch_models as tm  # noqa: E402
 
-pytestmark = pytest.mark.torch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _healthy_means_no_error():
-    # Over the whole corpus: a diagnosis called healthy never carries an error finding.
-    with pytest.MonkeyPatch.context() as mp:
-        tm.healthy_means_no_error(mp)
-        yield
+# Over the whole corpus: a diagnosis called healthy never carries an error finding.
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("healthy_means_no_error")]
 
 
 def randn(*shape, seed=0):

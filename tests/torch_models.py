@@ -568,19 +568,3 @@ def mlp(sizes, act=nn.ReLU, seed: int = 0):
         if i < len(sizes) - 2:
             layers.append(act())
     return nn.Sequential(*layers)
-
-
-def healthy_means_no_error(monkeypatch):
-    """Wrap initlab.torch.check so that every diagnosis a test makes obeys the invariant: a
-    model called healthy carries no error-severity finding (use as an autouse fixture)."""
-    import initlab.torch as itorch
-
-    check = itorch.check
-
-    def checked(*args, **kwargs):
-        d = check(*args, **kwargs)
-        errors = [f.code for f in d.findings if f.severity == "error"]
-        assert not (d.verdict == "healthy" and errors), (d.verdict, errors)
-        return d
-
-    monkeypatch.setattr(itorch, "check", checked)
