@@ -854,7 +854,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if folder.is_file() and _is_sqlite(folder):
         out = Path(args.out) if args.out else folder.with_name(f"{folder.stem}-report.html")
-        check_output_file("initlab report", "--out", out)  # the default too, before any work
+        if not args.out:  # a given --out is checked with the other options; the default here
+            check_output_file("initlab report", "--out", out)
         path = write_sweep_report(folder, out, sweep=args.sweep, x=args.x, y=args.y)
         print(f"wrote {path}")
         return 0
@@ -865,7 +866,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(f"no such folder {args.folder!r}.")
     out = Path(args.out) if args.out else folder / "report.html"
-    check_output_file("initlab report", "--out", out)
+    if not args.out:
+        check_output_file("initlab report", "--out", out)
     path = write_report(folder, out, figures_folder=folder)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

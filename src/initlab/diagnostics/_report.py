@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .._terminal import Hanging
+
 __all__ = [
     "VERDICTS",
     "BlockReport",
@@ -173,7 +175,6 @@ class Diagnosis:
     def __rich_console__(self, console: Any, options: Any) -> Any:
         # The answer first (the verdict, then each finding's sentence), the evidence after.
         from rich.markup import escape
-        from rich.text import Text
 
         colour = "green" if self.healthy else "red"
         yield f"[bold]{escape(self.model)}[/]: verdict [bold {colour}]{self.verdict}[/]"
@@ -187,7 +188,7 @@ class Diagnosis:
         if self.blocks:
             yield from _titled(_block_table(self.blocks))
         for n in self.notes:
-            yield _Hanging("", "", Text(n, style="dim"))
+            yield Hanging(n, style="dim")
 
     def __str__(self) -> str:
         from rich.console import Console
@@ -209,35 +210,16 @@ class Diagnosis:
         return diagnosis_html(self)
 
 
-class _Hanging:
-    """``first`` then ``text``, the text's wrapped lines indented by ``rest`` under its first
-    line: wrapped at the terminal's width, with no padding after the words (which a grid would
-    add, and a reader would copy)."""
-
-    def __init__(self, first: Any, rest: str, text: Any) -> None:
-        self.first, self.rest, self.text = first, rest, text
-
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.text import Text
-
-        indent = len(self.rest)
-        lines = self.text.wrap(console, max(options.max_width - indent, 8))
-        for i, line in enumerate(lines):
-            line.rstrip()
-            yield Text.assemble(self.first if i == 0 else self.rest, line)
-
-
 def _finding_lines(f: Finding) -> Any:
     """A finding: its mark and sentence, the suggestion under it after an arrow, every wrapped
     line indented under the text it continues."""
     from rich.console import Group
-    from rich.text import Text
 
     style = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "blue")}
     mark, colour = style.get(f.severity, ("-", ""))
-    parts = [_Hanging(Text(mark + " ", style=colour), "  ", Text(f.message))]
+    parts = [Hanging(f.message, mark + " ", first_style=colour)]
     if f.suggestion:
-        parts.append(_Hanging("  -> ", "     ", Text(f.suggestion)))
+        parts.append(Hanging(f.suggestion, "  -> "))
     return Group(*parts)
 
 
@@ -401,15 +383,9 @@ def _block_table(blocks: list[BlockReport], limit: int = 24) -> Any:
 
     shown = blocks if len(blocks) <= limit else [b for b in blocks if b.zero]
     if not shown:
-        from rich.text import Text
-
-        return _Hanging(
-            "",
-            "",
-            Text(
-                f"Gradients: all {len(blocks)} parameter blocks have a non-zero gradient "
-                "(Diagnosis.blocks gives each norm)."
-            ),
+        return Hanging(
+            f"Gradients: all {len(blocks)} parameter blocks have a non-zero gradient "
+            "(Diagnosis.blocks gives each norm)."
         )
     title = "Gradients (per parameter block)"
     if len(shown) < len(blocks):

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._terminal import Hanging
+
 __all__ = ["SUMMARY_WORDS", "VERDICTS", "Claim", "Ledger", "StudyResult", "claim_renderables"]
 
 # A claim holds, fails, or holds only with a qualification the evidence states.
@@ -115,40 +117,14 @@ def claim_renderables(claims: list[Claim], *, verbose: bool = False) -> list[Any
     wrapped under it; with ``verbose``, the claim in full and the evidence as well."""
     out: list[Any] = []
     for c in claims:
-        out.append(_Hanging(c.short if not verbose else c.claim, c.verdict, style="bold"))
-        out.append(_Hanging(c.summary or c.evidence))
+        verdict = {"first": c.verdict.upper(), "first_style": _COLOURS[c.verdict] + " bold"}
+        out.append(
+            Hanging(c.short if not verbose else c.claim, **verdict, indent=_INDENT, style="bold")
+        )
+        out.append(Hanging(c.summary or c.evidence, indent=_INDENT))
         if verbose:
-            out.append(_Hanging("Evidence: " + c.evidence, style="dim", end="\n\n"))
+            out.append(Hanging("Evidence: " + c.evidence, indent=_INDENT, style="dim", end="\n\n"))
     return out
-
-
-class _Hanging:
-    """A paragraph for the terminal, wrapped at the console's width under a hanging indent of
-    :data:`_INDENT` columns (where a verdict, if given, is written), with no trailing spaces."""
-
-    def __init__(
-        self, text: str, verdict: str = "", *, style: str = "", end: str = "\n", indent: int = -1
-    ):
-        self.text, self.verdict, self.style, self.end = text, verdict, style, end
-        self.indent = _INDENT if indent < 0 else indent
-
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        import textwrap
-
-        from rich.text import Text
-
-        n = self.indent
-        lines = textwrap.wrap(self.text, max(options.max_width - n, 20), break_on_hyphens=False)
-        out = Text(end=self.end)
-        for i, line in enumerate(lines or [""]):
-            if i == 0 and self.verdict:
-                out.append(f"{self.verdict.upper():<{n}}", _COLOURS[self.verdict] + " bold")
-            else:
-                out.append(" " * n)
-            out.append(line, self.style)
-            if i < len(lines) - 1:
-                out.append("\n")
-        yield out
 
 
 @dataclass(repr=False)
@@ -282,7 +258,7 @@ def study_renderables(result: StudyResult, *, verbose: bool = False) -> list[Any
         Text.from_markup(
             f"[bold]{escape(result.title)}[/] ({result.size}, {result.seconds:.1f} s)"
         ),
-        _Hanging(result.question, style="italic", indent=0),
+        Hanging(result.question, style="italic"),
     ]
     out += claim_renderables(result.findings, verbose=verbose)
     if verbose:
@@ -295,12 +271,11 @@ def study_renderables(result: StudyResult, *, verbose: bool = False) -> list[Any
             out.append(table)
     else:
         out.append(
-            _Hanging(
+            Hanging(
                 f"Tables: {'; '.join(f'{k} ({len(v)} rows)' for k, v in result.tables.items())}. "
                 "--verbose prints them with the evidence; --out DIR writes the figures and an "
                 "HTML report.",
                 style="dim",
-                indent=0,
             )
         )
     return out
